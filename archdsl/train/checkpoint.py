@@ -1,0 +1,93 @@
+"""Atomic, weights-only checkpoints that resume a run exactly.
+
+A checkpoint holds model, optimiser and scheduler state, the step, every RNG state (torch,
+CUDA, Python, NumPy and the pipeline's data-order and augmentation generators), the config,
+and the spec's text with its sha256. Only tensors and plain containers are stored, so it
+loads with ``torch.load(weights_only=True)`` — no pickled code is ever executed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from archdsl.train.errors import TrainError
+
+FORMAT = 1
+
+
+def spec_digest(text: str) -> str:
+    """sha256 of a spec's text: the identity a checkpoint is bound to."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def rng_state() -> dict[str, Any]:
+    """Global RNG states as tensors and primitives (NumPy's key array becomes a tensor)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, pstate, pgauss = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": version, "state": list(pstate), "gauss": pgauss}}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` atomically: a temp file in the same directory, fsync, os.replace —
+    a crash mid-write leaves the previous checkpoint intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **payload}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | Path, spec_text: str | None = None, params: dict | None = None) -> dict[str, Any]:
+    """Load a checkpoint (weights only) and refuse one made from another spec or parameters."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainError(f"checkpoint {path} not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt file or one holding arbitrary objects
+        raise TrainError(f"{path}: not a loadable archdsl checkpoint ({e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise TrainError(f"{path}: not an archdsl training checkpoint (format {FORMAT})")
+    if spec_text is not None and ckpt["spec_sha256"] != spec_digest(spec_text):
+        raise TrainError(
+            f"{path} was trained from a different spec (sha256 {ckpt['spec_sha256'][:12]}…, "
+            f"this spec is {spec_digest(spec_text)[:12]}…)",
+            hint="use the spec the checkpoint was made from; its text is stored in the checkpoint")
+    if params is not None and ckpt.get("params", {}) != params:
+        raise TrainError(f"{path} was trained with parameters {ckpt.get('params')}, not {params}",
+                         hint="pass the same -D values as the original run")
+    return ckpt

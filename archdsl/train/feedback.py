@@ -1,0 +1,75 @@
+"""Run feedback: metrics.jsonl, a rich progress bar (TTY only) or plain log lines, the PNG."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from archdsl.train.plot import Series, plot_curves
+
+
+class MetricsLog:
+    """Append-only ``metrics.jsonl``: one JSON object per log/eval event."""
+
+    def __init__(self, path: Path, resume_step: int | None = None):
+        self.path = path
+        if resume_step is not None and path.exists():
+            # Drop rows written after the checkpoint we resume from: they will be redone.
+            keep = [ln for ln in path.read_text().splitlines()
+                    if ln.strip() and json.loads(ln).get("step", 0) <= resume_step]
+            path.write_text("".join(k + "\n" for k in keep))
+        elif resume_step is None:
+            path.write_text("")
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row (flushed immediately, so a crash loses nothing logged)."""
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def rows(self) -> list[dict[str, Any]]:
+        """All rows written so far."""
+        return [json.loads(ln) for ln in self.path.read_text().splitlines() if ln.strip()]
+
+
+def interactive() -> bool:
+    """A live progress bar only on a terminal, and never in CI logs."""
+    return sys.stdout.isatty() and not os.environ.get("CI")
+
+
+class Progress:
+    """rich progress bar with loss/acc/lr/images-per-second; plain lines when not a TTY."""
+
+    def __init__(self, total: int, start: int, enabled: bool, quiet: bool = False):
+        self.enabled, self.quiet, self.bar = enabled, quiet, None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+            self.bar = RichProgress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+            self.task = self.bar.add_task("train", total=total, completed=start, info="")
+            self.bar.start()
+        self.t0 = time.time()
+
+    def update(self, step: int, info: str) -> None:
+        """Advance to ``step`` and show ``info`` (called only at logging intervals)."""
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, info=info)
+        elif not self.quiet:
+            print(f"step {step:>7}  {info}", flush=True)
+
+    def close(self) -> None:
+        """Stop the live display."""
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def plot_run(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Training (dashed) and test (bold) error vs iteration, as in the paper's Figure 4."""
+    train = [(r["step"], r["train_err"]) for r in rows if r.get("kind") == "train"]
+    test = [(r["step"], r["test_err"]) for r in rows if r.get("kind") == "test"]
+    series = [Series(f"{title} train", [x for x, _ in train], [y for _, y in train], 0, True, 1),
+              Series(f"{title} test", [x for x, _ in test], [y for _, y in test], 0, False, 3)]
+    return plot_curves(series, path, title)

@@ -1,0 +1,100 @@
+"""Error curves as a PNG drawn with Pillow (matplotlib is not a dependency).
+
+Styled after He et al.'s Figures 4 and 6: x = iterations, y = error (%), thin dashed lines
+for training error and bold lines for test error.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127)]
+
+
+@dataclass
+class Series:
+    """One curve: points (x, y) with a legend label, colour index and style."""
+
+    label: str
+    xs: list[float]
+    ys: list[float]
+    color: int = 0
+    dashed: bool = False
+    width: int = 2
+
+
+def _ticks(lo: float, hi: float) -> list[float]:
+    span = max(hi - lo, 1e-9)
+    step = 10 ** math.floor(math.log10(span / 5))
+    for m in (1, 2, 5, 10):
+        if span / (m * step) <= 6:
+            step *= m
+            break
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def _dashed(d: ImageDraw.ImageDraw, xy: list, color, width: int, on: float = 6, off: float = 4) -> None:
+    """Pillow has no dash pattern: walk the polyline, drawing ``on`` px and skipping ``off``."""
+    phase = 0.0
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+        length = math.hypot(x1 - x0, y1 - y0)
+        t = 0.0
+        while t < length:
+            in_dash = phase < on
+            step = min((on - phase) if in_dash else (on + off - phase), length - t)
+            if in_dash:
+                a, b = t / length, (t + step) / length
+                d.line([(x0 + a * (x1 - x0), y0 + a * (y1 - y0)), (x0 + b * (x1 - x0), y0 + b * (y1 - y0))],
+                       fill=color, width=width)
+            t += step
+            phase = (phase + step) % (on + off)
+
+
+def plot_curves(series: list[Series], path: str | Path, title: str = "",
+                xlabel: str = "iter.", ylabel: str = "error (%)", size=(800, 500)) -> Path:
+    """Draw the curves with axes, ticks and a legend; returns the written path."""
+    w, h = size
+    left, right, top, bottom = 70, 20, 40, 50
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    pts = [(x, y) for s in series for x, y in zip(s.xs, s.ys)]
+    xmax = max((p[0] for p in pts), default=1) or 1
+    ymax = max((p[1] for p in pts), default=1) * 1.05 or 1
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return (left + x / xmax * (w - left - right), h - bottom - y / ymax * (h - top - bottom))
+    d.rectangle([left, top, w - right, h - bottom], outline="black")
+    for t in _ticks(0, ymax):
+        px = to_px(0, t)
+        d.line([px, (w - right, px[1])], fill=(225, 225, 225))
+        d.text((left - 8, px[1]), f"{t:g}", fill="black", font=font, anchor="rm")
+    for t in _ticks(0, xmax):
+        px = to_px(t, 0)
+        d.line([px, (px[0], px[1] + 4)], fill="black")
+        d.text((px[0], px[1] + 6), f"{t:g}", fill="black", font=font, anchor="ma")
+    d.text((w / 2, h - 18), xlabel, fill="black", font=font, anchor="ma")
+    d.text((8, top - 20), ylabel, fill="black", font=font)
+    d.text((w / 2, 8), title, fill="black", font=font, anchor="ma")
+    for s in series:
+        color = PALETTE[s.color % len(PALETTE)]
+        xy = [to_px(x, y) for x, y in zip(s.xs, s.ys)]
+        if s.dashed:
+            _dashed(d, xy, color, s.width)
+        elif len(xy) > 1:
+            d.line(xy, fill=color, width=s.width, joint="curve")
+        elif xy:
+            d.ellipse([xy[0][0] - 2, xy[0][1] - 2, xy[0][0] + 2, xy[0][1] + 2], fill=color)
+    for i, s in enumerate(series):  # legend, top right
+        y = top + 10 + 14 * i
+        seg = [(w - right - 150, y), (w - right - 125, y)]
+        color = PALETTE[s.color % len(PALETTE)]
+        _dashed(d, seg, color, s.width) if s.dashed else d.line(seg, fill=color, width=s.width)
+        d.text((w - right - 120, y), s.label, fill="black", font=font, anchor="lm")
+    path = Path(path)
+    img.save(path)
+    return path
