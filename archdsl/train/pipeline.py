@@ -68,12 +68,17 @@ class Pipeline:
         return len(self.train_y) // self.batch
 
     # --- batches -------------------------------------------------------------------------
-    def next_train(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's share of the next global training batch, augmented."""
+    def next_indices(self) -> torch.Tensor:
+        """Training-set indices of this rank's share of the next global batch (advances)."""
         if self.pos + self.batch > len(self.perm):
             self.epoch, self.pos, self.perm = self.epoch + 1, 0, self._new_perm()
         idx = self.perm[self.pos + self.rank: self.pos + self.batch: self.world]
         self.pos += self.batch
+        return idx
+
+    def next_train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of the next global training batch, augmented."""
+        idx = self.next_indices()
         x, y = self.train_x[idx], self.train_y[idx]
         return self._train_view(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
 

@@ -1,0 +1,170 @@
+"""``archdsl train | eval | bench``: argument parsing only; the work is in the API modules.
+
+:func:`register` adds the three subcommands to the main CLI's argparse subparsers; each sets
+``func(args) -> int``. User errors (:class:`TrainError`) print a diagnostic and return 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from archdsl.train.errors import TrainError
+
+
+def _defines(items: list[str] | None) -> dict[str, Any]:
+    from archdsl.train.config import parse_assignments
+    return parse_assignments(items or [], "-D")
+
+
+def _shape(text: str) -> list[int]:
+    try:
+        dims = [int(v) for v in text.lower().replace("×", "x").split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected C x H x W like 3x32x32, got {text!r}") from None
+    if len(dims) != 3:
+        raise argparse.ArgumentTypeError(f"expected C x H x W like 3x32x32, got {text!r}")
+    return dims
+
+
+def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn TrainError into a printed diagnostic and exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except TrainError as e:
+            print(e.render(), file=sys.stderr)
+            return 2
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from archdsl.train.config import parse_assignments
+    out = parse_assignments(args.set or [])
+    for key in ("steps", "lr", "batch_size", "device", "amp", "seed", "input_size"):
+        if getattr(args, key, None) is not None:
+            out[key] = getattr(args, key)
+    for key in ("compile", "deterministic", "ten_crop"):
+        if getattr(args, key, False):
+            out[key] = True
+    if getattr(args, "channels_last", False):
+        out["channels_last"] = "true"
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a spec with a recipe; writes checkpoint, metrics.jsonl and curves.png to --out."""
+    from archdsl.train.config import load_config
+    from archdsl.train.loop import train
+    cfg = load_config(args.recipe, _overrides(args))
+    res = train(args.spec, args.data, cfg, args.out, params=_defines(args.define),
+                resume=args.resume, quiet=args.quiet)
+    if res["rank"] == 0:
+        print(f"{res['step']} steps: test accuracy {100 * res['test_acc']:.2f}% "
+              f"(error {res['test_err']:.2f}%, {res['test_count']} images); run in {res['out']}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint of a spec on a dataset's test split (single view or 10-crop)."""
+    from archdsl.train import checkpoint
+    from archdsl.train.config import TrainConfig, load_config
+    from archdsl.train.evaluate import evaluate
+    from archdsl.train.loop import build
+    from archdsl.train.models import spec_text
+    from archdsl.train.runtime import autocast, setup, teardown
+    params = _defines(args.define) if args.define else None
+    state = checkpoint.load(args.checkpoint, spec_text(args.spec), params)
+    saved = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
+    cfg = load_config(None, {**saved, "device": "auto", "amp": "auto", "channels_last": "auto",
+                             "compile": False, **_overrides(args)})
+    rt = setup(cfg)
+    try:
+        model, pipe = build(args.spec, state["params"], cfg, args.data, rt)
+        model.load_state_dict(state["model"])
+        res = evaluate(model, pipe, rt, ten_crop=cfg.ten_crop, batch_size=cfg.eval_batch_size,
+                       autocast=lambda: autocast(cfg, rt.device))
+    finally:
+        teardown(rt)
+    if rt.is_main:
+        if args.json:
+            print(json.dumps({"step": state["step"], **res}))
+        else:
+            view = "10-crop" if cfg.ten_crop else "single view"
+            print(f"test accuracy {100 * res['test_acc']:.2f}% (error {res['test_err']:.2f}%) "
+                  f"on {res['test_count']} images, {view}, step {state['step']}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Steady-state images/s and peak memory of the lowered spec on a random batch."""
+    from archdsl.train.bench import bench
+    res = bench(args.spec, _defines(args.define), batch=args.batch, train=args.train,
+                device=args.device or "auto", compile=args.compile, channels_last=args.channels_last,
+                amp=args.amp, input_size=tuple(args.input_size) if args.input_size else None,
+                warmup=args.warmup, iters=args.iters)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"{res['spec']} {res['mode']} on {res['device']}, batch {res['batch']}, input "
+              f"{'x'.join(map(str, res['input']))}, amp {res['amp']}, channels_last "
+              f"{res['channels_last']}, compile {res['compile']}: {res['images_per_s']:,.1f} images/s "
+              f"({res['ms_per_batch']:.1f} ms/batch), peak memory "
+              f"{res['peak_memory_bytes'] / 2**20:,.0f} MiB ({res['peak_memory_kind']})")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="spec file or name (testnet:resnet / testnet:plain for built-in test nets)")
+    p.add_argument("-D", dest="define", action="append", metavar="K=V", help="spec parameter, e.g. -D n=3")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``train``, ``eval`` and ``bench`` to an argparse subparsers object."""
+    p = subparsers.add_parser("train", help="train a spec", description=cmd_train.__doc__)
+    _common(p)
+    p.add_argument("--data", default="digits",
+                   help="digits | synthetic[:CxHxW[:N]] | cifar10:PATH | imagefolder:PATH (default digits)")
+    p.add_argument("--recipe", help="recipe YAML path or name in recipes/ (e.g. cifar-paper, smoke)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any recipe setting")
+    p.add_argument("--out", required=True, help="run directory, e.g. runs/resnet20")
+    p.add_argument("--resume", action="store_true", help="continue exactly from --out's checkpoint")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--amp", choices=("auto", "none", "bf16"))
+    p.add_argument("--input-size", type=_shape, metavar="CxHxW", help="model input, e.g. 3x32x32")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_guard(cmd_train))
+
+    p = subparsers.add_parser("eval", help="evaluate a checkpoint", description=cmd_eval.__doc__)
+    _common(p)
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", default="digits")
+    p.add_argument("--ten-crop", action="store_true", help="4 corners + centre and their flips")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--device")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_eval))
+
+    p = subparsers.add_parser("bench", help="throughput and peak memory", description=cmd_bench.__doc__)
+    _common(p)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--train", action="store_true", help="time forward+backward+SGD, not inference")
+    p.add_argument("--device", nargs="?", const="cuda", default=None,
+                   help="device (bare --device means cuda; default: cuda if available)")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--amp", choices=("none", "bf16"), default="none")
+    p.add_argument("--input-size", type=_shape, metavar="CxHxW")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_guard(cmd_bench))
