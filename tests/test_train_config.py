@@ -45,6 +45,8 @@ def test_unknown_and_ill_typed_settings_are_clear_errors(tmp_path):
         load_config(None, {"amp": "fp16"})
     with pytest.raises(TrainError, match="not found"):
         load_config("no-such-recipe")
+    with pytest.raises(TrainError, match="eval_every must be at least 1"):
+        load_config("smoke", {"eval_every": 0})
 
 
 def test_cli_overrides_every_field():

@@ -59,11 +59,11 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def scale_jitter_crop(x: torch.Tensor, smin: int, smax: int, crop: int,
-                      gen: torch.Generator) -> torch.Tensor:
+                      gen: torch.Generator, scale_gen: torch.Generator) -> torch.Tensor:
     """ImageNet-style: resize so the shorter side is S ~ U[smin, smax] (one S per batch, so the
-    resize stays one kernel), then a random crop×crop window per image."""
-    s = int(torch.randint(smin, smax + 1, (1,), generator=gen, device=gen.device).item()) \
-        if smax > smin else smin
+    resize stays one kernel), then a random crop×crop window per image. S is drawn from the
+    CPU generator ``scale_gen``: reading a device random number would sync every step."""
+    s = int(torch.randint(smin, smax + 1, (1,), generator=scale_gen)) if smax > smin else smin
     h, w = x.shape[-2:]
     k = s / min(h, w)
     size = (max(crop, round(h * k)), max(crop, round(w * k)))

@@ -151,7 +151,13 @@ def load_config(recipe: str | None = None, overrides: dict[str, Any] | None = No
         if key not in _FIELDS:
             raise _unknown(key, "overrides")
         values[key] = _coerce(key, value, "override")
-    return TrainConfig(**values)
+    cfg = TrainConfig(**values)
+    for key in ("steps", "batch_size", "eval_every", "log_every", "ckpt_every", "eval_batch_size"):
+        if getattr(cfg, key) < 1:
+            raise TrainError(f"{key} must be at least 1, got {getattr(cfg, key)}")
+    if cfg.scale_min > cfg.scale_max:
+        raise TrainError(f"scale_min {cfg.scale_min} exceeds scale_max {cfg.scale_max}")
+    return cfg
 
 
 def parse_assignments(items: list[str], what: str = "--set") -> dict[str, Any]:

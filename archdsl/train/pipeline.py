@@ -88,7 +88,8 @@ class Pipeline:
     def _train_view(self, x: torch.Tensor) -> torch.Tensor:
         x, g, cfg = self._to_float(x), self.aug_gen, self.cfg
         if self.aug == "imagenet":
-            x = A.scale_jitter_crop(x, cfg.scale_min, cfg.scale_max, cfg.crop_size, g)
+            # S comes from the (CPU, checkpointed, rank-shared) data-order generator.
+            x = A.scale_jitter_crop(x, cfg.scale_min, cfg.scale_max, cfg.crop_size, g, self.order_gen)
         x = A.adapt(x, self.in_shape)
         if self.pca is not None:
             x = A.pca_noise(x, *self.pca, cfg.pca_noise, g)
