@@ -1,6 +1,8 @@
 """Checkpoints: exact resume, refusal of foreign checkpoints, NaN stop keeping the last good one."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -49,9 +51,11 @@ def test_resume_is_exact(tmp_path):
         assert torch.equal(a[k], b[k]), k
     assert resumed["test_acc"] == full["test_acc"] and resumed["lr"] == full["lr"]
     # The resumed metrics log has the same step sequence (rows after step 4 were redone once).
-    rows = lambda d: [(r["kind"], r["step"]) for r in  # noqa: E731
-                      map(__import__("json").loads, (d / "metrics.jsonl").read_text().splitlines())]
-    assert rows(tmp_path / "cut") == rows(tmp_path / "full")
+    assert _rows(tmp_path / "cut") == _rows(tmp_path / "full")
+
+
+def _rows(run):
+    return [(r["kind"], r["step"]) for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
 
 
 def test_resume_with_other_seed_differs(tmp_path):
