@@ -1,0 +1,176 @@
+"""Counts -> text: a rich table for people; JSON, CSV and Markdown for scripts. No torch.
+
+Every rendering names its convention, because "FLOPs" means three different things (see
+:mod:`archdsl.count`): the rich and Markdown tables print the convention's description
+under the table, JSON carries ``convention`` and ``description``, CSV a ``convention`` column.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .count import COLUMNS, Counts, Row
+
+FORMATS = ("table", "json", "csv", "markdown")
+LEVELS = ("layer", "block", "stage")
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRow:
+    """One member of a family: its parameter value, name, depth and counts."""
+    value: Any
+    network: str
+    depth: int
+    counts: Counts
+
+
+def cost_label(convention: str) -> str:
+    """Column header of the headline figure: it says which convention it is in."""
+    return "MACs = paper FLOPs" if convention == "paper" else f"FLOPs ({convention})"
+
+
+def human(n: int) -> str:
+    """A short engineering form: 3.86 G, 25.6 M, 12.3 K."""
+    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.3g} {unit}"
+    return str(n)
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _header(counts: Counts) -> str:
+    return (f"{counts.network}  input {counts.batch}×{_dims(counts.input_shape)}  "
+            f"convention {counts.convention}")
+
+
+def _columns(counts: Counts, level: str) -> list[str]:
+    cols = [level, "op"] if level == "layer" else [level]
+    cols += ["output", "params"]
+    cols += [] if counts.convention == "paper" else ["MACs"]
+    cols += ["elementwise"] if counts.convention == "full" else []
+    return cols + [cost_label(counts.convention), "%"]
+
+
+def _cells(counts: Counts, r: Row, pct: float | str, level: str, fmt=lambda n: f"{n:,}") -> list[str]:
+    cells = [r.name, r.op] if level == "layer" else [r.name]
+    cells += [_dims(r.shape), fmt(r.params)]
+    cells += [] if counts.convention == "paper" else [fmt(r.macs)]
+    cells += [fmt(r.elementwise)] if counts.convention == "full" else []
+    return cells + [fmt(r.cost), pct if isinstance(pct, str) else f"{pct:.1f}"]
+
+
+def render_table(counts: Counts, level: str = "stage", width: int | None = None) -> str:
+    """The rich table (paper stage names, output shape, params, MACs/FLOPs, %), as text."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=_header(counts), caption=counts.description, show_footer=True,
+                  title_justify="left", caption_justify="left")
+    cols = _columns(counts, level)
+    total = _cells(counts, counts.total, "100.0", level)
+    total[0] = "total"
+    if level == "layer":
+        total[1] = ""
+    for i, name in enumerate(cols):
+        right = name not in (level, "op")
+        table.add_column(name, justify="right" if right else "left",
+                         footer=total[i], no_wrap=True)
+    for r, pct in zip(counts.by(level), counts.percent(level)):
+        table.add_row(*_cells(counts, r, pct, level))
+    console = Console(file=io.StringIO(), width=width or 200, color_system=None,
+                      force_terminal=False)
+    console.print(table)
+    t = counts.total
+    console.print(f"params {t.params:,} ({human(t.params)})   {cost_label(counts.convention)} "
+                  f"{t.cost:,} ({human(t.cost)})   conv+fc MACs {t.macs:,} ({human(t.macs)})")
+    return console.file.getvalue()
+
+
+def render_json(counts: Counts, level: str = "stage") -> str:
+    """``counts.as_dict()`` as indented JSON (all levels, whatever ``level``)."""
+    return json.dumps(counts.as_dict(), indent=2)
+
+
+def render_csv(counts: Counts, level: str = "stage") -> str:
+    """One CSV line per row at ``level`` plus a ``total`` line; every column, raw integers."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["network", "convention", "level", "name", "op", "stage", "block", "output",
+                "params", "macs", "flops", *COLUMNS, "cost", "percent"])
+    rows = list(zip(counts.by(level), counts.percent(level))) + [(counts.total, 100.0)]
+    for r, pct in rows:
+        lvl = "total" if r is counts.total else level
+        w.writerow([counts.network, counts.convention, lvl, r.name, r.op, r.stage or "",
+                    r.block or "", _dims(r.shape), r.params, r.macs, r.flops,
+                    *(getattr(r, c) for c in COLUMNS), r.cost, f"{pct:.1f}"])
+    return out.getvalue()
+
+
+def render_markdown(counts: Counts, level: str = "stage") -> str:
+    """A GitHub-flavoured Markdown table with a total line and the convention underneath."""
+    cols = _columns(counts, level)
+    lines = [f"**{_header(counts)}**", "", "| " + " | ".join(cols) + " |",
+             "|" + "|".join("---" if c in (level, "op") else "---:" for c in cols) + "|"]
+    for r, pct in zip(counts.by(level), counts.percent(level)):
+        lines.append("| " + " | ".join(_cells(counts, r, pct, level)) + " |")
+    total = _cells(counts, counts.total, "100.0", level)
+    total[0] = "**total**"
+    if level == "layer":
+        total[1] = ""
+    lines += ["| " + " | ".join(total) + " |", "", f"_{counts.description}_", ""]
+    return "\n".join(lines)
+
+
+RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv,
+             "markdown": render_markdown}
+
+
+def render(counts: Counts, fmt: str = "table", level: str = "stage") -> str:
+    """Render ``counts`` in ``fmt`` (one of :data:`FORMATS`) at ``level`` (layer/block/stage)."""
+    return RENDERERS[fmt](counts, level)
+
+
+def render_sweep(key: str, rows: list[SweepRow], fmt: str = "table") -> str:
+    """One line per family member: the parameter, name, depth, params and headline figure."""
+    conv = rows[0].counts.convention
+    label = cost_label(conv)
+    if fmt == "json":
+        return json.dumps({"parameter": key, "convention": conv,
+                           "description": rows[0].counts.description,
+                           "members": [{key: r.value, "network": r.network, "depth": r.depth,
+                                        "params": r.counts.total.params,
+                                        "macs": r.counts.total.macs,
+                                        "cost": r.counts.total.cost} for r in rows]}, indent=2)
+    cols = [key, "network", "depth", "params", "params (M)", label]
+    body = [[str(r.value), r.network, str(r.depth), f"{r.counts.total.params:,}",
+             f"{r.counts.total.params / 1e6:.2f}", f"{r.counts.total.cost:,}"] for r in rows]
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow([key, "network", "depth", "params", "macs", "cost", "convention"])
+        for r in rows:
+            t = r.counts.total
+            w.writerow([r.value, r.network, r.depth, t.params, t.macs, t.cost, conv])
+        return out.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---:"] * len(cols)) + "|"]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines + ["", f"_{rows[0].counts.description}_", ""])
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sweep {key}", caption=rows[0].counts.description,
+                  title_justify="left", caption_justify="left")
+    for c in cols:
+        table.add_column(c, justify="left" if c == "network" else "right", no_wrap=True)
+    for b in body:
+        table.add_row(*b)
+    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
+    console.print(table)
+    return console.file.getvalue()
