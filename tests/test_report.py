@@ -1,0 +1,120 @@
+"""Rendering and the report command, on hand-built graphs behind a stand-in ``load``."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import types
+
+import pytest
+
+from archdsl import report_cmd
+from archdsl.count import CONVENTIONS, count
+from archdsl.errors import ArchError
+from archdsl.report import cost_label, human, render
+from test_count_nets import tiny_alexnet, tiny_resnet, tiny_vgg
+
+NETS = {"tiny-resnet": tiny_resnet, "tiny-alexnet": tiny_alexnet, "tiny-vgg": tiny_vgg}
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    """Stand in for archdsl.api.load: name -> hand-built graph; ``width`` acts as a family knob."""
+    calls = []
+
+    def load(name, **params):
+        calls.append((name, params))
+        if name not in NETS:
+            raise ArchError(f"no spec called {name!r}")
+        return NETS[name](**params)
+    monkeypatch.setitem(sys.modules, "archdsl.api", types.SimpleNamespace(load=load))
+    return calls
+
+
+def run(argv, capsys):
+    status = report_cmd.main(argv)
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+@pytest.mark.parametrize("convention", list(CONVENTIONS))
+@pytest.mark.parametrize("level", ["layer", "block", "stage"])
+def test_table_names_its_convention_and_totals(convention, level):
+    c = count(tiny_resnet(), convention=convention)
+    text = render(c, "table", level)
+    assert cost_label(convention) in text and f"convention {convention}" in text
+    assert CONVENTIONS[convention].split()[0] in text
+    assert f"{c.total.cost:,}" in text and f"{c.total.params:,}" in text
+    assert "conv2_x" in text and "100.0" in text
+
+
+def test_csv_and_markdown_and_json():
+    c = count(tiny_alexnet(), convention="full")
+    rows = list(csv.DictReader(io.StringIO(render(c, "csv", "layer"))))
+    assert len(rows) == len(c.layers) + 1 and rows[-1]["level"] == "total"
+    assert all(r["convention"] == "full" for r in rows)
+    assert sum(int(r["cost"]) for r in rows[:-1]) == int(rows[-1]["cost"])
+    assert sum(float(r["percent"]) for r in rows[:-1]) == pytest.approx(100.0)
+    md = render(c, "markdown", "stage")
+    assert md.count("\n| ") == len(c.stages) + 2 and "_full FLOPs" in md
+    assert json.loads(render(c, "json"))["total"]["cost"] == c.total.cost
+
+
+def test_human():
+    assert human(3_857_973_248) == "3.86 G" and human(25_557_032) == "25.6 M" and human(999) == "999"
+
+
+def test_define_values_are_parsed_not_evaluated():
+    assert report_cmd.parse_define("n=9") == ("n", 9)
+    assert report_cmd.parse_define("depths=3,4,6,3") == ("depths", (3, 4, 6, 3))
+    for bad in ("n=9+1", "n=__import__('os')", "n=", "9=9", "n", "n=1.5", "n=a,b"):
+        with pytest.raises(ArchError):
+            report_cmd.parse_define(bad)
+
+
+def test_input_sizes():
+    assert report_cmd.parse_input("3x224x224", 3) == (3, 224, 224)
+    assert report_cmd.parse_input("224", 3) == (3, 224, 224)
+    assert report_cmd.parse_input("1×32×48", 3) == (1, 32, 48)
+    with pytest.raises(ArchError):
+        report_cmd.parse_input("3x0x4", 3)
+
+
+def test_command_table(fake_api, capsys):
+    status, out, _ = run(["tiny-resnet", "--by", "block", "--convention", "paper"], capsys)
+    assert status == 0 and "conv2_x.0" in out and "MACs = paper FLOPs" in out
+
+
+def test_command_input_batch_json(fake_api, capsys):
+    status, out, _ = run(["tiny-resnet", "--input", "3x34x34", "--batch", "2", "--format", "json",
+                          "-D", "width=8"], capsys)
+    d = json.loads(out)
+    assert status == 0 and d["input_shape"] == [3, 34, 34] and d["batch"] == 2
+    assert fake_api == [("tiny-resnet", {"width": 8})]
+
+
+def test_command_sweep(fake_api, capsys):
+    status, out, _ = run(["tiny-resnet", "--sweep", "width=2,4,8", "--format", "csv"], capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert status == 0 and [r["width"] for r in rows] == ["2", "4", "8"]
+    assert [int(r["params"]) for r in rows] == [count(tiny_resnet(w)).total.params for w in (2, 4, 8)]
+    status, out, _ = run(["tiny-resnet", "--sweep", "width=2,4"], capsys)
+    assert "sweep width" in out and "depth" in out
+
+
+def test_command_errors_exit_2(fake_api, capsys):
+    status, _, err = run(["tiny-vgg", "--input", "3x12x12"], capsys)
+    assert status == 2 and "head.fc needs 64 input features" in err
+    status, _, err = run(["nope"], capsys)
+    assert status == 2 and "no spec called 'nope'" in err
+    status, _, err = run(["tiny-vgg", "-D", "n=os.system('x')"], capsys)
+    assert status == 2 and "bad value" in err
+
+
+def test_add_report_parser_registers_the_command():
+    parser = argparse.ArgumentParser()
+    report_cmd.add_report_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", "resnet50", "-D", "n=3", "--by", "layer", "--verify"])
+    assert args.func is report_cmd.run_report and args.define == ["n=3"] and args.verify
