@@ -1,0 +1,173 @@
+"""The IR as YAML: :func:`graph_to_yaml` writes a built graph, :func:`graph_from_yaml` reads it
+back as an equal :class:`~archdsl.ir.Graph`, re-checking every shape with the op table.
+
+Torch-free (``archdsl build`` writes ``ir.yaml`` next to the generated ``model.py``; ``load``
+accepts such files). Layout, one mapping per node::
+
+    format: archdsl-ir
+    version: 1
+    name: resnet50
+    input_shape: [3, 224, 224]
+    ...
+    nodes:
+    - name: conv2_x.0.conv1
+      op: conv
+      inputs: [conv2_x.pool]
+      shape: [64, 56, 56]
+      stage: conv2_x
+      block: conv2_x.0            # omitted when the node sits directly in its stage
+      role: shortcut              # omitted for "main"
+      span: specs/resnet50.arch:12:3-12:40
+      attrs: {bias: false, kernel: [1, 1], ...}
+
+Spans are ``file:line:col`` with ``-end_line:end_col`` appended when the end is known.
+Sequences come back as tuples, as the IR stores them.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from .errors import ArchError, Span
+from .ir import Graph, Node, Stage
+from .ops import OPS, ShapeError
+
+FORMAT, VERSION = "archdsl-ir", 1
+_SPAN = re.compile(r"^(?P<file>.*):(?P<line>\d+):(?P<col>\d+)(?:-(?P<el>\d+):(?P<ec>\d+))?$")
+
+
+def span_to_str(span: Span) -> str:
+    """``file:line:col``, plus ``-end_line:end_col`` when the span has an end."""
+    s = f"{span.file}:{span.line}:{span.col}"
+    if span.end_line is not None and span.end_col is not None:
+        s += f"-{span.end_line}:{span.end_col}"
+    return s
+
+
+def span_from_str(text: str) -> Span:
+    """Inverse of :func:`span_to_str`."""
+    m = _SPAN.match(str(text))
+    if not m:
+        raise ValueError(f"not a span (file:line:col): {text!r}")
+    end = (int(m["el"]), int(m["ec"])) if m["el"] else (None, None)
+    return Span(m["file"], int(m["line"]), int(m["col"]), *end)
+
+
+def _plain(v: Any) -> Any:
+    """IR values -> YAML-safe values (tuples as lists)."""
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _frozen(v: Any) -> Any:
+    """YAML values -> IR values (lists as tuples, recursively)."""
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+class _Flow(dict):
+    """A mapping written on one line (node attributes)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping(
+    "tag:yaml.org,2002:map", data.items(), flow_style=True))
+
+
+def graph_to_yaml(graph: Graph) -> str:
+    """The graph as YAML text that :func:`graph_from_yaml` turns back into an equal Graph."""
+    nodes = []
+    for n in graph.nodes:
+        d: dict[str, Any] = {"name": n.name, "op": n.op, "inputs": list(n.inputs),
+                             "shape": list(n.shape), "stage": n.stage}
+        if n.block is not None:
+            d["block"] = n.block
+        if n.role != "main":
+            d["role"] = n.role
+        d["span"] = span_to_str(n.span)
+        d["attrs"] = _Flow((k, _plain(v)) for k, v in n.attrs)
+        nodes.append(d)
+    stages = []
+    for s in graph.stages:
+        d = {"name": s.name, "declared": _plain(s.declared), "span": span_to_str(s.span)}
+        # the node list is implied by each node's stage; written only if it differs
+        if s.nodes != tuple(n.name for n in graph.nodes if n.stage == s.name):
+            d["nodes"] = list(s.nodes)
+        stages.append(d)
+    doc = {"format": FORMAT, "version": VERSION, "name": graph.name, "file": graph.file,
+           "input_shape": list(graph.input_shape), "num_classes": graph.num_classes,
+           "params": {k: _plain(v) for k, v in graph.params},
+           "settings": {k: _plain(v) for k, v in graph.settings},
+           "stages": stages, "nodes": nodes, "source": graph.source}
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+                     allow_unicode=True, width=1000)
+
+
+def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
+    """Read an IR YAML document (from :func:`graph_to_yaml`) and re-validate its shapes.
+
+    Raises :class:`ArchError` for anything malformed: not YAML, another format, missing
+    fields, unknown ops, or a node whose stored shape its op's rule does not give.
+    """
+    where = Span(file, 1, 1)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        span = Span(file, mark.line + 1, mark.column + 1) if mark else where
+        raise ArchError(f"not valid YAML: {getattr(e, 'problem', e)}", span) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ArchError(f"not an archdsl IR file (expected 'format: {FORMAT}')", where)
+    if doc.get("version") != VERSION:
+        raise ArchError(f"IR version {doc.get('version')!r} is not supported (expected {VERSION})",
+                        where, hint="rebuild it with 'archdsl build'")
+    try:
+        nodes = tuple(_node(d) for d in doc["nodes"])
+        stages = tuple(Stage(s["name"], _frozen(s.get("declared")),
+                             _frozen(s["nodes"]) if "nodes" in s else
+                             tuple(n.name for n in nodes if n.stage == s["name"]),
+                             span_from_str(s["span"])) for s in doc["stages"])
+        graph = Graph(name=str(doc["name"]), input_shape=_frozen(doc["input_shape"]),
+                      num_classes=int(doc["num_classes"]), nodes=nodes, stages=stages,
+                      params=tuple((k, _frozen(v)) for k, v in (doc.get("params") or {}).items()),
+                      settings=tuple((k, _frozen(v)) for k, v in (doc.get("settings") or {}).items()),
+                      file=str(doc.get("file", file)), source=doc.get("source") or "")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ArchError(f"malformed IR file: {type(e).__name__}: {e}", where) from None
+    _check(graph, file)
+    return graph
+
+
+def _node(d: dict) -> Node:
+    return Node(name=d["name"], op=d["op"], inputs=_frozen(d["inputs"]),
+                attrs=tuple((k, _frozen(v)) for k, v in d["attrs"].items()),
+                shape=_frozen(d["shape"]), span=span_from_str(d["span"]), stage=d["stage"],
+                block=d.get("block"), role=d.get("role", "main"))
+
+
+def _check(graph: Graph, file: str) -> None:
+    """Every op known, every input defined earlier, every stored shape re-inferred."""
+    shapes: dict[str, tuple] = {"input": graph.input_shape}
+    if not graph.nodes:
+        raise ArchError("the IR file has no nodes", Span(file, 1, 1))
+    for n in graph.nodes:
+        if n.op not in OPS:
+            raise ArchError(f"{n.name}: unknown op {n.op!r}", n.span)
+        missing = [i for i in n.inputs if i not in shapes]
+        if missing:
+            raise ArchError(f"{n.name}: input {missing[0]!r} is not defined before it", n.span)
+        try:
+            got = OPS[n.op].infer(dict(n.attrs), [shapes[i] for i in n.inputs])
+        except (ShapeError, KeyError) as e:
+            raise ArchError(f"{n.name}: {getattr(e, 'message', e)}", n.span) from None
+        if tuple(got) != n.shape:
+            raise ArchError(f"{n.name}: stored shape {n.shape} but {n.op} gives {tuple(got)}",
+                            n.span)
+        shapes[n.name] = n.shape
