@@ -182,3 +182,11 @@ def test_random_nets_match_fvcore(net):
 
 def test_random_nets_mostly_valid():
     assert len(_RAN) >= 5  # the property test above really compared some networks
+
+
+@pytest.mark.parametrize("make", [tiny_resnet, tiny_alexnet])
+def test_real_lowering_matches_on_tiny_graphs(make):
+    lowering = pytest.importorskip("archdsl.lowering")
+    g = make()
+    result = verify(g, input=(3, 37, 37), batch=2, model=lowering.create_model(g))
+    assert result.ok, result.render()
