@@ -118,3 +118,26 @@ def test_add_report_parser_registers_the_command():
     report_cmd.add_report_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["report", "resnet50", "-D", "n=3", "--by", "layer", "--verify"])
     assert args.func is report_cmd.run_report and args.define == ["n=3"] and args.verify
+
+
+def test_report_never_imports_torch(tmp_path):
+    """A whole report (all formats and levels) leaves torch out of sys.modules."""
+    import subprocess
+    from pathlib import Path
+    tests = Path(__file__).parent
+    code = f"""
+import sys, types, io, contextlib
+sys.path.insert(0, {str(tests)!r})
+import test_count_nets as nets
+sys.modules["archdsl.api"] = types.SimpleNamespace(load=lambda name, **p: nets.tiny_resnet(**p))
+from archdsl.report_cmd import main
+with contextlib.redirect_stdout(io.StringIO()):
+    for fmt in ("table", "json", "csv", "markdown"):
+        for by in ("layer", "block", "stage"):
+            assert main(["x", "--format", fmt, "--by", by, "--convention", "full"]) == 0
+    assert main(["x", "--sweep", "width=2,4"]) == 0
+print("torch" in sys.modules, "fvcore" in sys.modules)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"]
