@@ -12,10 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from ..ir import Graph
-from .lower import BUILDERS, lower
-from .modules import Network
 
-__all__ = ["create_model", "lower", "BUILDERS", "Network", "load_graph"]
+__all__ = ["create_model", "BUILDERS", "Network", "load_graph", "generate_source",
+           "load_torchvision_weights"]
+
+# torch costs ~2 s to import: `archdsl build` without --export (codegen, IR, counts) must not
+# pay it, so the torch-backed names are imported on first use (PEP 562).
+# (``lower`` the function lives in ``.lower`` the module, which shadows it here: import it
+# from archdsl.lowering.lower.)
+_LAZY = {"create_model": ".lower", "BUILDERS": ".lower", "Network": ".modules",
+         "generate_source": ".codegen", "load_torchvision_weights": ".weights"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_graph(spec: str | Path | Graph, num_classes: int | None = None, **params: Any) -> Graph:
@@ -37,22 +50,3 @@ def load_graph(spec: str | Path | Graph, num_classes: int | None = None, **param
     if num_classes is not None:
         params["classes"] = num_classes
     return load(str(spec), **params)
-
-
-def create_model(spec: str | Path | Graph, num_classes: int | None = None,
-                 **params: Any) -> Network:
-    """timm-style: the ``nn.Module`` for a spec name (``"resnet50"``), path or Graph.
-
-    ``input_size=(C, H, W)`` (as the training harness passes it) checks that the network
-    accepts that input and records it as ``model.input_shape``; other keywords are family
-    parameters. Raises :class:`archdsl.errors.ArchError` for spec errors.
-    """
-    input_size = params.pop("input_size", None)
-    graph = load_graph(spec, num_classes, **params)
-    model = lower(graph)
-    if input_size is not None and tuple(input_size) != tuple(graph.input_shape):
-        from ..count import reinfer  # raises a located ArchError if the fc fixes the size
-
-        reinfer(graph, tuple(input_size))
-        model.input_shape = tuple(int(v) for v in input_size)
-    return model

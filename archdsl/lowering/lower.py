@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 from torch import nn
 
 from ..ir import Graph, Node
+from . import load_graph
 from .modules import Add, Network, PadShortcut, ResidualBlock, Stage
 from .plan import Block, Plan, plan
 
@@ -116,3 +118,22 @@ def lower(graph: Graph) -> Network:
                 children[item.local_name] = build_layer(item, p)
         stages[sp.name] = Stage(children)
     return Network(stages, p.split, graph)
+
+
+def create_model(spec: str | Path | Graph, num_classes: int | None = None,
+                 **params: Any) -> Network:
+    """timm-style: the ``nn.Module`` for a spec name (``"resnet50"``), path or Graph.
+
+    ``input_size=(C, H, W)`` (as the training harness passes it) checks that the network
+    accepts that input and records it as ``model.input_shape``; other keywords are family
+    parameters. Raises :class:`archdsl.errors.ArchError` for spec errors.
+    """
+    input_size = params.pop("input_size", None)
+    graph = load_graph(spec, num_classes, **params)
+    model = lower(graph)
+    if input_size is not None and tuple(input_size) != tuple(graph.input_shape):
+        from ..count import reinfer  # raises a located ArchError if the fc fixes the size
+
+        reinfer(graph, tuple(input_size))
+        model.input_shape = tuple(int(v) for v in input_size)
+    return model

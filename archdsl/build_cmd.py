@@ -1,0 +1,137 @@
+"""The ``archdsl build`` command: a spec compiled to files.
+
+``archdsl build SPEC [-o DIR] [-D k=v] [--export pt2|onnx]`` writes into ``build/<name>/``
+(or DIR): ``model.py`` (standalone PyTorch source), ``ir.yaml`` (the validated IR, which
+``archdsl.load`` reads back), ``report.json`` (counts) and, with ``--export``, ``model.pt2``
+or ``model.onnx`` (a freshly initialised model: the architecture, not trained weights).
+Every file is written atomically: a temporary file in the same directory, then
+``os.replace``, so a reader never sees half a file. Torch is imported only for ``--export``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from .count import count
+from .errors import ArchError
+from .ir import Graph
+from .irio import graph_to_yaml
+from .report_cmd import parse_define
+
+EXPORTS = ("pt2", "onnx")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file beside it and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def report_dict(graph: Graph) -> dict[str, Any]:
+    """``report.json``: headline figures, then the per-stage/block/layer counts (fvcore
+    convention, which equals what fvcore measures on the lowered model)."""
+    paper = count(graph, convention="paper")
+    fv = count(graph, convention="fvcore")
+    return {"network": graph.name, "spec": graph.file, "input_shape": list(graph.input_shape),
+            "output_shape": list(graph.output_shape), "num_classes": graph.num_classes,
+            "depth": graph.depth, "params": paper.total.params, "macs": paper.total.macs,
+            "flops": paper.total.flops, "fvcore_flops": fv.total.cost,
+            "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in graph.params},
+            "counts": fv.as_dict()}
+
+
+def run_build(spec: str | Path, out_dir: str | Path | None = None,
+              params: Mapping[str, Any] | None = None, export: str | None = None) -> int:
+    """Compile ``spec`` into ``out_dir`` (default ``build/<name>``); returns the exit status.
+
+    ``params`` are the ``-D`` overrides. :class:`ArchError` (spec errors) propagates for the
+    CLI to print; an unavailable export format prints a message and returns 2.
+    """
+    from .lowering import load_graph
+    from .lowering.codegen import generate_source
+
+    if export is not None and export not in EXPORTS:
+        raise ArchError(f"unknown export format {export!r}", hint="use --export pt2 or --export onnx")
+    graph = load_graph(spec, **dict(params or {}))
+    if export is not None:
+        from .lowering.export import ExportUnavailable, check_available
+
+        try:  # before writing anything: a failed build leaves no partial output
+            check_available(export)
+        except ExportUnavailable as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    out = Path(out_dir) if out_dir is not None else Path("build") / graph.name
+    out.mkdir(parents=True, exist_ok=True)
+    report = report_dict(graph)
+    written = [write_atomic(out / "model.py", generate_source(graph)),
+               write_atomic(out / "ir.yaml", graph_to_yaml(graph)),
+               write_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")]
+    if export is not None:
+        from .lowering.export import FORMATS, export_model
+        from .lowering.lower import lower
+
+        written.append(export_model(lower(graph), out / f"model{FORMATS[export]}", export))
+    _summary(graph, report, written)
+    return 0
+
+
+def _summary(graph: Graph, report: dict[str, Any], files: list[Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"archdsl build {graph.name}", show_header=False, box=None)
+    t.add_row("spec", str(graph.file))
+    t.add_row("params", f"{report['params']:,}")
+    t.add_row("MACs", f"{report['macs']:,} (conv+fc, per image)")
+    t.add_row("output", f"{'×'.join(map(str, graph.input_shape))} → "
+                        f"{'×'.join(map(str, graph.output_shape))}")
+    for i, f in enumerate(files):
+        t.add_row("files" if i == 0 else "", str(f))
+    Console(highlight=False).print(t)
+
+
+def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``build`` on an argparse ``subparsers`` object; returns the sub-parser."""
+    p = subparsers.add_parser("build", help="compile a spec to model.py, ir.yaml, report.json",
+                              description=__doc__.split("\n\n")[1])
+    p.add_argument("spec", help="spec file or built-in name (e.g. resnet50)")
+    p.add_argument("-o", "--out", metavar="DIR", help="output directory (default build/<name>)")
+    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
+                   help="set a family parameter (integer or comma list of integers)")
+    p.add_argument("--export", choices=EXPORTS, help="also export the model (torch.export / ONNX)")
+    p.set_defaults(func=_run_args)
+    return p
+
+
+def _run_args(args: argparse.Namespace) -> int:
+    return run_build(args.spec, args.out, dict(parse_define(d) for d in args.define), args.export)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m archdsl.build_cmd SPEC …``: the command on its own, errors -> exit 2."""
+    parser = argparse.ArgumentParser(prog="archdsl")
+    add_build_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["build", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except ArchError as e:
+        print(e.render(), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Import torchvision state dicts into lowered archdsl models, by structure.
+
+torchvision's ResNet, VGG and AlexNet register their layers in execution order (a block's
+``downsample`` after its main path), exactly as archdsl's IR orders nodes (the shortcut
+after the main path). So both state dicts, grouped by layer (``conv2_x.0.bn1.*``), list the
+same layers in the same order: we pair them one by one and require the same kind (conv,
+batch norm, linear) and the same shape for every tensor, BN running statistics and
+``num_batches_tracked`` included. Any disagreement is reported by name and shape.
+
+Shapes alone cannot tell ResNet v1 from v1.5 (the stride moves from the 1×1 to the 3×3
+conv): torchvision's ResNet-50/101/152 weights are v1.5, so loading them into a bottleneck
+network whose stride is not on the 3×3 conv is refused unless ``check_variant=False``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import torch
+from torch import nn
+
+
+class WeightMismatch(ValueError):
+    """The state dict does not fit the model; ``problems`` lists each disagreement."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} weight mismatch(es):\n  {shown}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One layer's tensors in a state dict: its prefix, kind and ``{suffix: tensor}``."""
+    prefix: str
+    tensors: dict
+
+    @property
+    def kind(self) -> str:
+        if "running_mean" in self.tensors:
+            return "batchnorm"
+        w = self.tensors.get("weight")
+        if w is not None and w.dim() == 4:
+            return "conv"
+        if w is not None and w.dim() == 2:
+            return "linear"
+        return "other"
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"{k} {'×'.join(map(str, t.shape)) or 'scalar'}"
+                           for k, t in self.tensors.items())
+        return f"{self.prefix} ({self.kind}: {shapes})"
+
+
+@dataclass
+class Loaded:
+    """What :func:`load_torchvision_weights` did: ``pairs`` of (archdsl, torchvision) layer
+    names, and with ``strict=False`` the layers left at their initial values and why."""
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _layers(state_dict: Mapping[str, torch.Tensor]) -> list[_Layer]:
+    out: list[_Layer] = []
+    for key, t in state_dict.items():
+        prefix, _, suffix = key.rpartition(".")
+        if not out or out[-1].prefix != prefix:
+            out.append(_Layer(prefix, {}))
+        out[-1].tensors[suffix] = t
+    return out
+
+
+def _check_variant(model: nn.Module) -> None:
+    graph = getattr(model, "graph", None)
+    if graph is None:
+        return
+    bottleneck = any(n.local_name == "conv3" and n.block for n in graph.nodes)
+    if bottleneck and graph.setting("stride_on") != 3:
+        raise WeightMismatch([
+            f"{graph.name} puts the downsampling stride on the first 1×1 conv (ResNet v1, the "
+            "paper) but torchvision's bottleneck ResNets are v1.5 (stride on the 3×3 conv): "
+            "the weights fit, the outputs would not; use the -v1.5 spec, or pass "
+            "check_variant=False to load them anyway"])
+
+
+def load_torchvision_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                             strict: bool = True, check_variant: bool = True) -> Loaded:
+    """Copy a torchvision ``state_dict`` (resnet*, vgg*, vgg*_bn, alexnet) into ``model``.
+
+    Layers are paired in order; each pair must have the same kind and tensor shapes.
+    ``strict``: every layer of both sides must pair up exactly, else :class:`WeightMismatch`
+    lists every problem. With ``strict=False``, pairs whose shapes differ (a classifier
+    with another number of classes) and unpaired trailing layers are skipped and listed in
+    the returned :class:`Loaded`; a kind mismatch (conv vs linear) always raises.
+    """
+    if check_variant:
+        _check_variant(model)
+    ours, theirs = _layers(model.state_dict()), _layers(state_dict)
+    problems, loaded = [], Loaded()
+    new: dict[str, torch.Tensor] = {}
+    for a, b in zip(ours, theirs):
+        if a.kind != b.kind or set(a.tensors) != set(b.tensors):
+            problems.append(f"{a.describe()} does not correspond to torchvision's {b.describe()}")
+            continue
+        bad = [k for k in a.tensors if a.tensors[k].shape != b.tensors[k].shape]
+        if bad:
+            msg = f"shape mismatch: {a.describe()} vs torchvision's {b.describe()}"
+            (loaded.skipped if not strict else problems).append(msg)
+            continue
+        loaded.pairs.append((a.prefix, b.prefix))
+        new.update((f"{a.prefix}.{k}", t) for k, t in b.tensors.items())
+    extra = [f"archdsl layer {a.describe()} has no torchvision counterpart" for a in ours[len(theirs):]]
+    extra += [f"torchvision layer {b.describe()} has no archdsl counterpart" for b in theirs[len(ours):]]
+    (loaded.skipped if not strict else problems).extend(extra)
+    if problems:
+        raise WeightMismatch(problems)
+    model.load_state_dict(new, strict=strict)
+    return loaded
