@@ -126,6 +126,11 @@ class Network(nn.Module):
         self.input_shape = tuple(graph.input_shape) if graph is not None else None
         self.num_classes = graph.num_classes if graph is not None else None
 
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The stages in order, as named in the spec."""
+        return self._names
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for stage in self._modules.values():
             x = stage(x)
