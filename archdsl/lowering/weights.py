@@ -71,16 +71,18 @@ def _layers(state_dict: Mapping[str, torch.Tensor]) -> list[_Layer]:
     return out
 
 
-def _check_variant(model: nn.Module) -> None:
+def _check_variant(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Refuse torchvision's (v1.5) bottleneck weights for a block strided on its first conv."""
     graph = getattr(model, "graph", None)
-    if graph is None:
+    if graph is None or "layer1.0.conv3.weight" not in state_dict:
         return
-    bottleneck = any(n.local_name == "conv3" and n.block for n in graph.nodes)
-    if bottleneck and graph.setting("stride_on") != 3:
+    v1 = [n.name for n in graph.nodes if n.block and n.local_name == "conv1" and n.op == "conv"
+          and tuple(n["stride"]) != (1, 1) and any(m.name == f"{n.block}.conv3" for m in graph.nodes)]
+    if v1:
         raise WeightMismatch([
-            f"{graph.name} puts the downsampling stride on the first 1×1 conv (ResNet v1, the "
-            "paper) but torchvision's bottleneck ResNets are v1.5 (stride on the 3×3 conv): "
-            "the weights fit, the outputs would not; use the -v1.5 spec, or pass "
+            f"{graph.name} puts the downsampling stride on the first 1×1 conv ({v1[0]}: ResNet "
+            "v1, the paper) but torchvision's bottleneck ResNets are v1.5 (stride on the 3×3 "
+            "conv): the weights fit, the outputs would not; use the -v1.5 spec, or pass "
             "check_variant=False to load them anyway"])
 
 
@@ -95,7 +97,7 @@ def load_torchvision_weights(model: nn.Module, state_dict: Mapping[str, torch.Te
     the returned :class:`Loaded`; a kind mismatch (conv vs linear) always raises.
     """
     if check_variant:
-        _check_variant(model)
+        _check_variant(model, state_dict)
     ours, theirs = _layers(model.state_dict()), _layers(state_dict)
     problems, loaded = [], Loaded()
     new: dict[str, torch.Tensor] = {}
