@@ -65,7 +65,6 @@ def test_cifar_family_members(n):
 
     model = create_model("resnet-cifar", n=n)
     assert sum(p.numel() for p in model.parameters()) == {3: 269_722, 5: 464_154}[n]
-    assert len(model.conv2_x._modules) >= n
     out = model.eval()(torch.randn(2, 3, 32, 32))
     assert tuple(out.shape) == (2, 10)
 
@@ -74,7 +73,7 @@ def test_create_model_by_name_with_classes():
     from archdsl.lowering import create_model
 
     model = create_model("resnet18", num_classes=10)
-    assert model.head.fc.out_features == 10 if hasattr(model, "head") else True
+    assert [m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)] == [10]
     out = model.eval()(torch.randn(1, 3, 224, 224))
     assert tuple(out.shape) == (1, 10)
     names = dict(model.named_modules())
