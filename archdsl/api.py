@@ -1,0 +1,95 @@
+"""The torch-free public API: find a spec by name or path, parse, build and validate it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .build import build
+from .errors import ArchError, Span
+from .ir import Graph
+from .parser import parse
+
+Architecture = Graph  # the validated IR is what users hold
+
+SPEC_DIRS_ENV = "ARCHDSL_SPECS"
+
+
+def spec_dirs() -> list[Path]:
+    """Where bundled spec names are looked up: $ARCHDSL_SPECS (os.pathsep-separated), then specs/."""
+    dirs = [Path(p) for p in os.environ.get(SPEC_DIRS_ENV, "").split(os.pathsep) if p]
+    repo_specs = Path(__file__).resolve().parent.parent / "specs"
+    return dirs + [repo_specs]
+
+
+def read_spec(path: str | os.PathLike) -> str:
+    """Read a spec file as UTF-8 text; unreadable or binary files are located ArchErrors."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ArchError(f"cannot read {p}: {e.strerror or e}", Span(str(p), 1, 1)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ArchError("this is not a spec: the file is not UTF-8 text (binary data?)",
+                        Span(str(p), line, 1), hint="spec files are UTF-8 text") from None
+
+
+def find_spec(name: str) -> tuple[Path, str | None]:
+    """Resolve a bundled network name to ``(file, alias)``: ``resnet50`` → resnet50.arch;
+    ``resnet56`` → resnet-cifar.arch with its alias ``resnet56``."""
+    for d in spec_dirs():
+        f = d / f"{name}.arch"
+        if f.is_file():
+            return f, None
+    for d in spec_dirs():
+        for f in sorted(d.glob("*.arch")):
+            for line in read_spec(f).splitlines():
+                words = line.split("#", 1)[0].replace(":", " : ").split()
+                if len(words) >= 2 and words[0].lower() == "alias" and words[1] == name:
+                    return f, name
+    known = sorted(list_specs())
+    from .words import suggest
+    raise ArchError(f"no spec or family member named '{name}'", Span("<command line>", 1, 1),
+                    hint=suggest(name, known, "a network") or f"bundled: {', '.join(known)}")
+
+
+def list_specs() -> dict[str, Path]:
+    """Every bundled network name (file stems and family aliases) with its file."""
+    out: dict[str, Path] = {}
+    for d in reversed(spec_dirs()):
+        for f in sorted(d.glob("*.arch")):
+            out[f.stem] = f
+            for line in f.read_text(encoding="utf-8").splitlines():
+                words = line.split("#", 1)[0].replace(":", " : ").split()
+                if len(words) >= 2 and words[0].lower() == "alias":
+                    out[words[1]] = f
+    return out
+
+
+def load(spec: str | os.PathLike, alias: str | None = None, **params: Any) -> Graph:
+    """Load and validate a network: a path to a ``.arch`` (or ``ir.yaml``) file, spec text, or a
+    bundled name (``"resnet50"``, ``"resnet56"``). Keyword arguments override family
+    parameters (``load("specs/resnet-cifar.arch", n=9)``); ``classes=`` sets the class count.
+    Raises :class:`~archdsl.errors.ArchError` on any problem.
+    """
+    text, file = _source(spec)
+    if file is not None and file.endswith((".yaml", ".yml")):
+        from .irio import graph_from_yaml
+        return graph_from_yaml(text)
+    if file is None:
+        if "\n" not in str(spec) and not str(spec).strip().startswith(("network", "input")):
+            path, found_alias = find_spec(str(spec))
+            return build(parse(read_spec(path), str(path)), params, alias or found_alias)
+        return build(parse(str(spec), "<string>"), params, alias)
+    return build(parse(text, file), params, alias)
+
+
+def _source(spec) -> tuple[str, str | None]:
+    if isinstance(spec, os.PathLike) or (isinstance(spec, str) and "\n" not in spec
+                                         and (spec.endswith((".arch", ".yaml", ".yml"))
+                                              or os.sep in spec)):
+        return read_spec(spec), str(spec)
+    return str(spec), None

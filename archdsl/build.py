@@ -1,0 +1,494 @@
+"""AST -> IR: resolve names and parameters, expand repeats and blocks, infer and check shapes.
+
+Errors are collected where they are independent (unknown words in different rows,
+several wrong declared sizes) and raised together; see :func:`archdsl.errors.collect`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import settings as cfg
+from . import syntax as ast
+from .errors import ArchError, Span, collect
+from .ir import Graph, Node, Stage, attrs as mkattrs
+from .ops import OPS, ShapeError, window_output
+from .words import Layer, Resolver, suggest
+
+MAX_NODES = 2_000_000  # hard ceiling on expansion, far beyond ResNet-1202's ~7,000 nodes
+
+
+def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | None = None) -> Graph:
+    """Build and validate the IR of ``spec``.
+
+    ``overrides`` sets family parameters (as ``-D k=v``); ``alias`` picks a named member of
+    the family (``alias resnet56: n = 9``). Raises :class:`ArchError` (or several as
+    ``ArchErrors``) for anything wrong, located in the spec.
+    """
+    try:
+        return _Builder(spec).run(dict(overrides or {}), alias)
+    except ArchError as e:
+        raise e.with_source(spec.source)
+
+
+_BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "pool",
+         "avgpool": "pool", "gap": "pool", "adaptive_avgpool": "pool", "flatten": "flatten",
+         "fc": "fc", "dropout": "dropout", "softmax": "softmax"}
+
+
+@dataclass
+class _Unit:
+    """A node still to be placed: op, attributes known before shapes, base name, span."""
+    op: str
+    attrs: dict[str, Any]
+    span: Span
+    base: str
+    layer: Layer | None = None
+
+
+@dataclass
+class _State:
+    """Where shape inference stands: the current producer and its shape."""
+    src: str
+    shape: tuple[int, ...]
+    input_shape: tuple[int, ...]
+    nodes: list[Node] = field(default_factory=list)
+    errors: list[ArchError] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self, spec: ast.Spec):
+        self.spec = spec
+        self.file = spec.file
+
+    # ---- header: name, input, classes, params, settings, blocks -------------------------
+    def run(self, overrides: dict[str, Any], alias: str | None) -> Graph:
+        spec, errors = self.spec, []
+        name = Path(self.file).stem if self.file not in ("<spec>", "<string>") else "network"
+        input_dims = None
+        classes_decl: tuple[int, Span] | None = None
+        params: dict[str, Any] = {}
+        param_spans: dict[str, Span] = {}
+        aliases: dict[str, ast.Alias] = {}
+        blocks: dict[str, ast.BlockDef] = {}
+        settings = cfg.Settings()
+        stages = [st for st in spec.statements if isinstance(st, ast.Stage)]
+        for st in spec.statements:
+            try:
+                if isinstance(st, ast.Network):
+                    name = st.name
+                elif isinstance(st, ast.Input):
+                    if len(st.dims.values) != 3 or min(st.dims.values) < 1:
+                        raise ArchError("the input is channels×height×width, like 3×224×224",
+                                        st.dims.span)
+                    input_dims = st.dims.values
+                elif isinstance(st, ast.Classes):
+                    if not isinstance(st.value, ast.Num) or not isinstance(st.value.value, int) \
+                            or st.value.value < 1:
+                        raise ArchError("classes must be a positive whole number", st.value.span)
+                    classes_decl = (st.value.value, st.span)
+                elif isinstance(st, ast.Param):
+                    if st.name in params:
+                        raise ArchError(f"parameter '{st.name}' is defined twice", st.span,
+                                        notes=(("first defined here", param_spans[st.name]),))
+                    params[st.name] = _pvalue(st.value)
+                    param_spans[st.name] = st.span
+                elif isinstance(st, ast.Alias):
+                    aliases[st.name] = st
+                elif isinstance(st, ast.BlockDef):
+                    if st.name in blocks:
+                        raise ArchError(f"block '{st.name}' is defined twice", st.span,
+                                        notes=(("first defined here", blocks[st.name].span),))
+                    blocks[st.name] = st
+                elif isinstance(st, ast.With):
+                    settings = cfg.apply(settings, st)
+            except ArchError as e:
+                errors.append(e)
+        if input_dims is None and not errors:
+            errors.append(ArchError("the spec has no input shape", Span(self.file, 1, 1),
+                                    hint="add a line like 'input 3×224×224'"))
+        if not stages and not errors:
+            errors.append(ArchError("the spec defines no layers", Span(self.file, 1, 1),
+                                    hint="add rows like 'conv1 112×112: 7×7, 64, stride 2'"))
+        collect(errors)
+
+        defaults = dict(params)
+        if classes_decl is not None:
+            params.setdefault("classes", classes_decl[0])
+        if alias is not None:
+            if alias not in aliases:
+                raise ArchError(f"'{alias}' is not a member of this family",
+                                Span(self.file, 1, 1), hint=suggest(alias, list(aliases), "an alias"))
+            for key, value, span in aliases[alias].bindings:
+                if key not in params:
+                    raise ArchError(f"alias sets unknown parameter '{key}'", span,
+                                    hint=suggest(key, list(params), "a parameter"))
+                params[key] = _pvalue(value)
+            name = alias
+        unknown = [k for k in overrides if k not in params]
+        if unknown:
+            k = unknown[0]
+            raise ArchError(f"unknown parameter '{k}' (from -D)", Span("<command line>", 1, 1),
+                            hint=suggest(k, list(params), "a parameter")
+                            or (f"this spec's parameters: {', '.join(params)}" if params
+                                else "this spec has no parameters"))
+        for k, v in overrides.items():
+            params[k] = _check_override(k, v, params[k])
+        if overrides and alias is None:
+            name = _member_name(name, params, defaults, aliases)
+        classes = params.get("classes")
+        return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
+
+    # ---- body ------------------------------------------------------------------------
+    def _layers(self, name, input_dims, classes, classes_decl, params, blocks, settings, stages) -> Graph:
+        resolver = Resolver(params, blocks)
+        errors: list[ArchError] = []
+        resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer]]] = []
+        seen: dict[str, Span] = {}
+        for i, st in enumerate(stages):
+            sname = self._stage_name(st, i, len(stages), seen, errors)
+            s = settings
+            layers: list[Layer] = []
+            for item in st.body:
+                try:
+                    if isinstance(item, ast.With):
+                        s = cfg.apply(s, item)
+                    else:
+                        layers.extend(resolver.layers(item.parts))
+                except ArchError as e:
+                    errors.append(e)
+            resolved.append((st, s, layers, sname))
+        collect(errors)
+
+        fcs = [l for _, _, ls, _ in resolved for l in ls if l.kind == "fc"]
+        classifier = fcs[-1] if fcs else None
+        if classifier is not None:
+            if classes_decl is not None and classifier.attrs["out_features"] != classes_decl[0]:
+                raise ArchError(f"the classifier has {classifier.attrs['out_features']} outputs but "
+                                f"the spec declares {classes_decl[0]} classes", classifier.span,
+                                notes=(("classes declared here", classes_decl[1]),),
+                                hint="make the last fc layer's width equal the number of classes")
+            if classes is not None:
+                classifier.attrs["out_features"] = int(classes)
+            classes = classifier.attrs["out_features"]
+        state = _State("input", tuple(input_dims), tuple(input_dims))
+        out_stages = []
+        for st, s, layers, sname in resolved:
+            first = len(state.nodes)
+            for idx, layer in enumerate(layers):
+                for rep in range(layer.repeat):
+                    self._place(layer, rep, idx == 0, st, sname, s, state, layer is classifier,
+                                layers)
+            names = tuple(n.name for n in state.nodes[first:])
+            if not names:
+                state.errors.append(ArchError(f"stage '{sname}' has no layers", st.span))
+                continue
+            self._check_declared(st, sname, state)
+            out_stages.append(Stage(sname, st.size.values if st.size else None, names, st.span))
+        collect(state.errors)
+        return Graph(name=name, input_shape=tuple(input_dims), num_classes=int(classes or 0),
+                     nodes=tuple(state.nodes), stages=tuple(out_stages),
+                     params=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                         for k, v in params.items())),
+                     settings=settings.as_tuple(), file=self.file, source=self.spec.source)
+
+    def _stage_name(self, st: ast.Stage, i: int, n: int, seen: dict, errors: list) -> str:
+        if st.name is None:
+            sname = "head" if i == n - 1 and i > 0 else f"stage{i + 1}"
+        else:
+            sname = st.name.text
+            if not sname.isidentifier():
+                errors.append(ArchError(f"stage name '{sname}' must be an identifier "
+                                        "(letters, digits, '_')", st.name.span,
+                                        hint=f"e.g. '{''.join(c if c.isalnum() else '_' for c in sname)}'"))
+        if sname in seen:
+            errors.append(ArchError(f"stage '{sname}' appears twice", st.name.span if st.name else st.span,
+                                    notes=(("first here", seen[sname]),),
+                                    hint="give each stage its own name"))
+        seen[sname] = st.name.span if st.name else st.span
+        return sname
+
+    def _check_declared(self, st: ast.Stage, sname: str, state: _State) -> None:
+        if st.size is None:
+            return
+        maps = [n for n in reversed(state.nodes) if n.stage == sname and len(n.shape) == 3]
+        if not maps:
+            return
+        got = maps[0].shape[1:]
+        want = tuple(st.size.values)
+        if got != want:
+            hint = None
+            if got[0] > want[0] and got[0] % want[0] == 0:
+                hint = f"downsample by {got[0] // want[0]}: add 'stride {got[0] // want[0]}' or a pooling layer"
+            elif got[0] < want[0]:
+                hint = "remove a downsampling layer, or correct the declared size"
+            state.errors.append(ArchError(
+                f"{sname} declares {'×'.join(map(str, want))} but its output is "
+                f"{'×'.join(map(str, got))}", st.size.span, hint=hint))
+
+    # ---- placing layers ----------------------------------------------------------------
+    def _place(self, layer, rep, first_in_stage, st, sname, s, state, is_classifier, layers) -> None:
+        if len(state.nodes) > MAX_NODES:
+            raise ArchError(f"the network expands to more than {MAX_NODES:,} layers", layer.span,
+                            hint="reduce the repeat counts")
+        if layer.kind == "block":
+            j = sum(1 for n in state.nodes if n.stage == sname and n.block and n.local_name == "conv1"
+                    and n.role == "main")
+            self._block(layer, rep, f"{sname}.{j}", sname, s, state, first_in_stage, st)
+            return
+        units = _units(layer, s, is_classifier)
+        counts = _stage_counts(layers, s)
+        for u in units:
+            k = sum(1 for n in state.nodes if n.stage == sname and n.block is None
+                    and _BASE.get(n.op) == u.base) + 1
+            local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"
+            self._emit(u, f"{sname}.{local}", sname, None, "main", (state.src,), state, rep)
+
+    def _emit(self, u: _Unit, name, sname, block, role, inputs, state: _State, rep=0) -> Node | None:
+        a = dict(u.attrs)
+        in_shapes = [state.shape if i == state.src else self._shape_of(i, state) for i in inputs]
+        shape = in_shapes[0]
+        if u.op == "conv":
+            a["in_channels"] = shape[0] if len(shape) == 3 else 0
+            depth = a.pop("depth", None)
+            if depth is not None:
+                if len(shape) == 3 and (depth < 1 or shape[0] % depth):
+                    state.errors.append(ArchError(f"kernel depth {depth} does not divide the "
+                                                  f"{shape[0]} input channels", u.span,
+                                                  hint="the depth is input channels ÷ groups"))
+                    return None
+                a["groups"] = shape[0] // depth if len(shape) == 3 else 1
+            if rep > 0 and u.layer is not None and "stride" in u.layer.explicit:
+                a["stride"] = (1, 1)   # a repeated layer downsamples once, in its first copy
+        elif u.op == "bn":
+            a["channels"] = shape[0]
+        elif u.op == "fc":
+            if len(shape) == 3 and shape[1:] == (1, 1):
+                flat = _Unit("flatten", {}, u.span, "flatten")
+                # A 1×1 map before an fc is flattened implicitly, as the papers imply.
+                self._emit(flat, _sibling(name, "flatten", state), sname, block, role, inputs, state)
+                inputs = (state.src,)
+                shape = state.shape
+            a["in_features"] = shape[0] if len(shape) == 1 else 0
+        elif u.op in ("maxpool", "avgpool") and "padding" not in a:
+            a["padding"] = _pool_padding(shape, a["kernel"], a["stride"])
+        try:
+            if u.op == "fc" and len(shape) != 1:
+                raise ShapeError(f"fully connected layer after an unflattened "
+                                 f"{'×'.join(map(str, shape))} map",
+                                 "insert 'flatten' (or a global 'average pool') before it")
+            out = OPS[u.op].infer(a, in_shapes if u.op == "add" else [shape])
+        except ShapeError as e:
+            state.errors.append(ArchError(e.message, u.span, hint=e.hint))
+            out = _fallback(u.op, a, shape)
+            if out is None:
+                collect(state.errors)
+        node = Node(name, u.op, tuple(inputs), mkattrs(**a), tuple(out), u.span, sname, block, role)
+        state.nodes.append(node)
+        state.src, state.shape = name, node.shape
+        return node
+
+    def _shape_of(self, name: str, state: _State):
+        if name == "input":
+            return state.input_shape
+        for n in reversed(state.nodes):
+            if n.name == name:
+                return n.shape
+        raise KeyError(name)
+
+    def _block(self, layer: Layer, rep, bname, sname, s: cfg.Settings, state: _State, first, st) -> None:
+        block_in, in_shape = state.src, state.shape
+        if len(in_shape) != 3:
+            state.errors.append(ArchError("a block needs a feature map, but its input is flat",
+                                          layer.span))
+            collect(state.errors)
+        stride = 1
+        if rep == 0:
+            if "stride" in layer.explicit:
+                stride = layer.attrs["stride"][0]
+            elif first and st.size is not None:
+                stride = _implied_stride(in_shape[1], st.size.values[0])
+        k = len(layer.entries)
+        target = 0
+        if s.stride_on is not None:
+            target = next((i for i, e in enumerate(layer.entries)
+                           if e.attrs["kernel"][0] == s.stride_on), 0)
+        notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
+            if layer.block_span else ()
+        for i, entry in enumerate(layer.entries, 1):
+            a = {"kernel": entry.attrs["kernel"], "out_channels": entry.attrs["out_channels"],
+                 "stride": (stride, stride) if i - 1 == target else (1, 1),
+                 "padding": entry.attrs.get("padding", tuple(x // 2 for x in entry.attrs["kernel"])),
+                 "groups": entry.attrs.get("groups", 1),
+                 "bias": entry.attrs.get("bias", s.conv_bias()),
+                 "bias_init": entry.attrs.get("bias_init"), "init": s.init}
+            if "depth" in entry.attrs:
+                a["depth"] = entry.attrs["depth"]
+            before = len(state.errors)
+            self._emit(_Unit("conv", a, entry.span, "conv", entry), f"{bname}.conv{i}", sname,
+                       bname, "main", (state.src,), state)
+            if len(state.errors) > before and notes:
+                state.errors[-1].notes = state.errors[-1].notes + notes
+            if s.batchnorm:
+                self._emit(_Unit("bn", _bn_attrs(), entry.span, "bn"), f"{bname}.bn{i}", sname,
+                           bname, "main", (state.src,), state)
+            if i < k or s.shortcut == "plain" or not s.relu_after_add:
+                self._emit(_Unit("relu", {}, entry.span, "relu"), f"{bname}.relu{i}", sname,
+                           bname, "main", (state.src,), state)
+        if s.shortcut == "plain":
+            return
+        main_src, main_shape = state.src, state.shape
+        short_src = block_in
+        changes = main_shape[0] != in_shape[0] or stride != 1
+        if s.shortcut == "A" and changes:
+            if main_shape[0] < in_shape[0]:
+                state.errors.append(ArchError(
+                    f"option A cannot shrink {in_shape[0]} channels to {main_shape[0]} by zero-padding",
+                    layer.span, hint="use 'with shortcut B' (projection)", notes=notes))
+                collect(state.errors)
+            state.src, state.shape = block_in, in_shape
+            pad = {"stride": stride, "pad_before": 0, "pad_after": main_shape[0] - in_shape[0]}
+            node = self._emit(_Unit("pad_shortcut", pad, layer.span, "shortcut"), f"{bname}.shortcut",
+                              sname, bname, "shortcut", (block_in,), state)
+            short_src = node.name
+        elif s.shortcut == "C" or (s.shortcut == "B" and changes):
+            state.src, state.shape = block_in, in_shape
+            a = {"kernel": (1, 1), "out_channels": main_shape[0], "stride": (stride, stride),
+                 "padding": (0, 0), "groups": 1, "bias": s.conv_bias(), "bias_init": None,
+                 "init": s.init}
+            self._emit(_Unit("conv", a, layer.span, "conv"), f"{bname}.shortcut.conv", sname, bname,
+                       "shortcut", (block_in,), state)
+            if s.batchnorm:
+                self._emit(_Unit("bn", _bn_attrs(), layer.span, "bn"), f"{bname}.shortcut.bn", sname,
+                           bname, "shortcut", (state.src,), state)
+            short_src = state.src
+        state.src, state.shape = main_src, main_shape
+        before = len(state.errors)
+        self._emit(_Unit("add", {}, layer.span, "add"), f"{bname}.add", sname, bname, "main",
+                   (main_src, short_src), state)
+        if len(state.errors) > before and notes:
+            state.errors[-1].notes = state.errors[-1].notes + notes
+        if s.relu_after_add:
+            self._emit(_Unit("relu", {}, layer.span, "relu"), f"{bname}.relu", sname, bname, "main",
+                       (state.src,), state)
+
+
+def _sibling(name: str, base: str, state: _State) -> str:
+    """A fresh name next to ``name`` for an implicit node (the flatten before a 1×1 → fc)."""
+    prefix = name.rsplit(".", 1)[0]
+    taken = {n.name for n in state.nodes}
+    cand, k = f"{prefix}.{base}", 2
+    while cand in taken:
+        cand, k = f"{prefix}.{base}{k}", k + 1
+    return cand
+
+
+def _bn_attrs() -> dict[str, Any]:
+    return {"eps": 1e-5, "momentum": 0.1}
+
+
+def _units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[_Unit]:
+    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu]."""
+    a, span = layer.attrs, layer.span
+    if layer.kind == "conv":
+        conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
+                "stride": a.get("stride", (1, 1)),
+                "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
+                "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
+                "bias_init": a.get("bias_init"), "init": s.init}
+        if "depth" in a:
+            conv["depth"] = a["depth"]
+        out = [_Unit("conv", conv, span, "conv", layer)]
+        if s.batchnorm:
+            out.append(_Unit("bn", _bn_attrs(), span, "bn"))
+        return out + [_Unit("relu", {}, span, "relu")]
+    if layer.kind == "fc":
+        init = s.init if s.init.startswith("normal") else "normal(0.01)"
+        fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
+              "bias_init": a.get("bias_init"), "init": init}
+        return [_Unit("fc", fc, span, "fc")] + ([] if is_classifier else [_Unit("relu", {}, span, "relu")])
+    if layer.kind in ("maxpool", "avgpool"):
+        pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
+        if "padding" in a:
+            pool["padding"] = a["padding"]
+        return [_Unit(layer.kind, pool, span, "pool")]
+    if layer.kind == "bn":
+        return [_Unit("bn", _bn_attrs(), span, "bn")]
+    return [_Unit(layer.kind, dict(a), span, _BASE[layer.kind])]
+
+
+def _stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:
+    """How many nodes of each base name the stage's non-block layers produce (for numbering)."""
+    counts: dict[str, int] = {}
+    for layer in layers:
+        if layer.kind == "block":
+            continue
+        # The classifier flag only removes a relu; numbering relus 1..n stays unambiguous.
+        for u in _units(layer, s, False) * layer.repeat:
+            counts[u.base] = counts.get(u.base, 0) + 1
+    return counts
+
+
+def _pool_padding(shape, kernel, stride) -> tuple[int, int]:
+    """Pools are unpadded when their window tiles the input exactly (AlexNet's 55→27, VGG's
+    2×2); otherwise padded to give ⌈size/stride⌉ (ResNet's 3×3/2 max pool, 112→56)."""
+    if len(shape) != 3:
+        return (0, 0)
+    pads = []
+    for size, k, s in zip(shape[1:], kernel, stride):
+        pads.append(0 if (size - k) % s == 0 else (k - 1) // 2)
+    return tuple(pads)
+
+
+def _implied_stride(size: int, declared: int) -> int:
+    """The stride a stage's first block needs so that ``size`` becomes the declared size."""
+    if declared < size and declared > 0:
+        s = size // declared
+        if s > 1 and -(-size // s) == declared:
+            return s
+    return 1
+
+
+def _fallback(op: str, a: dict, shape) -> tuple[int, ...] | None:
+    """A best-effort output shape after a shape error, so later independent errors still show."""
+    if op in ("conv", "maxpool", "avgpool") and len(shape) == 3:
+        out = [window_output(n, k, s, p) for n, k, s, p in
+               zip(shape[1:], a["kernel"], a["stride"], a["padding"])]
+        if min(out) < 1:
+            return None
+        return (a.get("out_channels", shape[0]), *out)
+    if op == "fc":
+        return (a["out_features"],)
+    if op == "add":
+        return shape
+    if op == "bn":
+        return shape
+    return None
+
+
+def _pvalue(v: ast.Num | ast.ListValue) -> Any:
+    if isinstance(v, ast.ListValue):
+        return [i.value for i in v.items]
+    return v.value
+
+
+def _check_override(key: str, value: Any, default: Any) -> Any:
+    span = Span("<command line>", 1, 1)
+    if isinstance(default, list) != isinstance(value, (list, tuple)):
+        kind = "a list like 3,4,6,3" if isinstance(default, list) else "a number"
+        raise ArchError(f"-D {key} must be {kind}", span)
+    if isinstance(default, list) and len(value) != len(default):
+        raise ArchError(f"-D {key} needs {len(default)} values, not {len(value)}", span)
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _member_name(name, params, defaults, aliases) -> str:
+    """Name of a family member chosen with -D: its alias when one matches, else name-k=v."""
+    for alias, node in aliases.items():
+        bound = {**defaults, **{k: _pvalue(v) for k, v, _ in node.bindings}}
+        if all(params.get(k) == v for k, v in bound.items()):
+            return alias
+    diff = [f"{k}{'-'.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in params.items() if defaults.get(k) != v and k != "classes"]
+    return f"{name}-{'-'.join(diff)}" if diff else name

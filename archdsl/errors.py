@@ -1,0 +1,96 @@
+"""One error type with a source location, rendered like a compiler diagnostic.
+
+Every user-facing failure in archdsl is an :class:`ArchError`: parse errors, unknown
+words, shape mismatches, bad parameters. The CLI prints it and exits 2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file: 1-based line/column of its start and end (end exclusive)."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int | None = None
+    end_col: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class ArchError(Exception):
+    """A located, user-facing error: message, span, fix hint and optional notes.
+
+    ``notes`` are secondary locations (for example the definition of a block whose use
+    failed), each a ``(message, span)`` pair. ``source`` is the text the spans index into,
+    used to print the offending line with a caret under it.
+    """
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None,
+                 notes: tuple[tuple[str, Span], ...] = (), source: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+        self.notes = tuple(notes)
+        self.source = source
+
+    def with_source(self, source: str) -> "ArchError":
+        """Return self, remembering the source text if none was attached yet."""
+        if self.source is None:
+            self.source = source
+        return self
+
+    def render(self) -> str:
+        """Format as ``file:line:col: error: message``, the source line, a caret and hints."""
+        lines = [_located("error", self.message, self.span, self.source)]
+        for note, span in self.notes:
+            lines.append(_located("note", note, span, self.source))
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class ArchErrors(ArchError):
+    """Several independent errors found in one run; renders them all, in source order."""
+
+    def __init__(self, errors: list[ArchError]):
+        ordered = sorted(errors, key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+        first = ordered[0]
+        super().__init__(first.message, first.span, first.hint, first.notes, first.source)
+        self.errors = tuple(ordered)
+
+    def render(self) -> str:
+        body = "\n".join(e.render() for e in self.errors)
+        n = len(self.errors)
+        return body + (f"\n{n} errors" if n > 1 else "")
+
+
+def _located(kind: str, message: str, span: Span | None, source: str | None) -> str:
+    if span is None:
+        return f"{kind}: {message}"
+    out = f"{span}: {kind}: {message}"
+    if source is not None:
+        src_lines = source.splitlines()
+        if 1 <= span.line <= len(src_lines):
+            text = src_lines[span.line - 1].expandtabs(1)
+            width = 1
+            if span.end_line == span.line and span.end_col and span.end_col > span.col:
+                width = span.end_col - span.col
+            out += f"\n  {text}\n  {' ' * (span.col - 1)}{'^' * max(1, width)}"
+    return out
+
+
+def collect(errors: list[ArchError]) -> None:
+    """Raise the collected errors (one, or several as :class:`ArchErrors`); do nothing if none."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ArchErrors(errors)

@@ -1,0 +1,309 @@
+"""Spec text -> AST (:mod:`archdsl.syntax`). Lark's exceptions become located ArchErrors."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import syntax as ast
+from .errors import ArchError, Span
+
+# Human names for lark's terminal names, used in "expected ..." messages.
+_TOKEN_NAMES = {
+    "NAME": "a word", "NUMBER": "a number", "DIMS": "a size like 3×3", "FCDIM": "'1000-d'",
+    "REPEAT": "a repeat like ×2", "_NL": "a new line", "COMMA": "','", "COLON": "':'",
+    "SEMICOLON": "';'", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
+    "EQUAL": "'='", "STAR": "'*'", "$END": "the end of the file",
+}
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    # Cached: building the LALR tables costs ~50 ms and the grammar never changes at run time.
+    return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
+                     maybe_placeholders=False)
+
+
+def parse(text: str, file: str = "<spec>") -> ast.Spec:
+    """Parse spec ``text`` (named ``file`` in messages) into an :class:`~archdsl.syntax.Spec`.
+
+    Raises :class:`ArchError` with the position of the first syntax error.
+    """
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ArchError("this is not a spec: the file contains NUL bytes (binary data?)",
+                        Span(file, line, 1), hint="spec files are UTF-8 text",
+                        source=text.replace("\x00", " "))
+    if not text.endswith("\n"):
+        text_n = text + "\n"
+    else:
+        text_n = text
+    try:
+        tree = _lark().parse(text_n)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, file) from None
+    statements = _ToAst(file).transform(tree)
+    return ast.Spec(tuple(_group_stages(statements, file)), file, text)
+
+
+def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
+    line, col = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        msg = f"unexpected character {ch!r}"
+        hint = "layer descriptions use words, numbers, sizes like 3×3, and , ; : [ ] ( ) = *"
+        if ch in "{}<>|&$%!?@^~`\"'":
+            hint = f"{ch!r} has no meaning in a spec; remove it"
+        return ArchError(msg, Span(file, line, col, line, col + 1), hint, source=text)
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        expected = getattr(exc, "expected", None) or getattr(exc, "accepts", set())
+        last = text.rstrip().splitlines() or [""]
+        line = len(last)
+        span = Span(file, line, len(last[-1]) + 1)
+        if "RSQB" in expected:
+            return ArchError("unclosed '[': the block never ends", _open_bracket(text, file) or span,
+                             "close the block with ']'", source=text)
+        return ArchError("unexpected end of file", span, _expected_hint(expected), source=text)
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = exc.accepts or exc.expected
+    span = Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+    shown = "end of line" if tok.type == "_NL" else repr(str(tok))
+    if tok.type == "RSQB":
+        return ArchError("unmatched ']'", span, "remove it, or open the block with '['", source=text)
+    if tok.type == "_NL" and "RSQB" in expected:
+        span = _open_bracket(text, file) or span
+        return ArchError("unclosed '[': the block never ends", span,
+                         "close the block with ']' (entries are separated by ';')", source=text)
+    if tok.type == "_NL" and "RPAR" in expected:
+        return ArchError("unclosed '(': missing ')'", span, "close the arguments with ')'", source=text)
+    if tok.type == "RPAR":
+        return ArchError("unmatched ')'", span, "remove it, or open the arguments with '('", source=text)
+    if tok.type == "COLON":
+        return ArchError("unexpected ':'", span,
+                         "a stage header is a name and/or size followed by ':', e.g. 'conv2_x 56×56:'",
+                         source=text)
+    return ArchError(f"unexpected {shown}", span, _expected_hint(expected), source=text)
+
+
+def _expected_hint(expected) -> str | None:
+    names = sorted({_TOKEN_NAMES.get(e, repr(e.lower())) for e in expected if not e.startswith("__")})
+    if not names:
+        return None
+    if len(names) > 6:
+        names = names[:6] + ["…"]
+    return "expected " + ", ".join(names)
+
+
+def _open_bracket(text: str, file: str) -> Span | None:
+    """The position of the last '[' that has no matching ']' (for 'unclosed' messages)."""
+    stack: list[tuple[int, int]] = []
+    for ln, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0]
+        for col, ch in enumerate(code, 1):
+            if ch == "[":
+                stack.append((ln, col))
+            elif ch == "]" and stack:
+                stack.pop()
+    if not stack:
+        return None
+    ln, col = stack[-1]
+    return Span(file, ln, col, ln, col + 1)
+
+
+def _group_stages(statements: list, file: str) -> list:
+    """Attach rows and stage-level ``with`` lines to the stage header above them.
+
+    Rows before any header go into an unnamed stage; ``with`` lines before any stage are
+    network-wide settings.
+    """
+    out: list = []
+    current: dict | None = None
+
+    def close():
+        if current is not None:
+            out.append(ast.Stage(current["name"], current["size"], tuple(current["body"]), current["span"]))
+
+    for st in statements:
+        if isinstance(st, _Header):
+            close()
+            current = {"name": st.name, "size": st.size, "body": list(st.rows), "span": st.span}
+        elif isinstance(st, ast.Row):
+            if current is None:
+                current = {"name": None, "size": None, "body": [], "span": st.span}
+            current["body"].append(st)
+        elif isinstance(st, ast.With) and current is not None:
+            current["body"].append(st)
+        else:
+            close()
+            current = None
+            out.append(st)
+    close()
+    return out
+
+
+class _Header:
+    """Transient: a stage header line before grouping (``name size: rows``)."""
+    __slots__ = ("name", "size", "rows", "span")
+
+    def __init__(self, name, size, rows, span):
+        self.name, self.size, self.rows, self.span = name, size, rows, span
+
+
+def _tok_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Builds AST nodes; checks only what is purely syntactic (stage header form)."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, 1, 1)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def start(self, meta, items):
+        return list(items)
+
+    # ---- atoms
+    def dims(self, meta, items):
+        tok = items[0]
+        values = tuple(int(v) for v in str(tok).replace("×", "x").replace("X", "x").split("x"))
+        return ast.Dims(values, _tok_span(self.file, tok))
+
+    def fcdim(self, meta, items):
+        tok = items[0]
+        return ast.FcDim(int(str(tok).split("-")[0]), _tok_span(self.file, tok))
+
+    def num(self, meta, items):
+        tok = items[0]
+        return _number(tok, self.file)
+
+    def word(self, meta, items):
+        tok = items[0]
+        return ast.Word(str(tok), _tok_span(self.file, tok))
+
+    def index(self, meta, items):
+        name, idx = items
+        number = _number(idx, self.file)
+        if not isinstance(number.value, int):
+            raise ArchError(f"list index must be a whole number, not {idx}", number.span)
+        return ast.Index(str(name), number.value, self._span(meta))
+
+    def product(self, meta, items):
+        return ast.Product(tuple(items), self._span(meta))
+
+    def arg(self, meta, items):
+        if len(items) == 2:
+            return ast.Arg(str(items[0]), items[1], self._span(meta))
+        return ast.Arg(None, items[0], self._span(meta))
+
+    def args(self, meta, items):
+        return tuple(items)
+
+    # ---- parts and brackets
+    def part(self, meta, items):
+        repeat = None
+        if items and isinstance(items[-1], Token) and items[-1].type == "REPEAT":
+            repeat = _repeat(items.pop(), self.file)
+        args = None
+        if items and isinstance(items[-1], tuple):
+            args = items.pop()
+        return ast.Part(tuple(items), args, None, repeat, self._span(meta))
+
+    def bracket_part(self, meta, items):
+        repeat = _repeat(items[1], self.file) if len(items) > 1 else None
+        return ast.Part((), None, items[0], repeat, self._span(meta))
+
+    def entry(self, meta, items):
+        return tuple(items)
+
+    def bracket(self, meta, items):
+        return ast.Bracket(tuple(items), self._span(meta))
+
+    # ---- statements
+    def network(self, meta, items):
+        return ast.Network(str(items[0]), self._span(meta))
+
+    def input(self, meta, items):
+        return ast.Input(self.dims(meta, items), self._span(meta))
+
+    def classes(self, meta, items):
+        return ast.Classes(items[0], self._span(meta))
+
+    def pvalue(self, meta, items):
+        item = items[0]
+        return _number(item, self.file) if isinstance(item, Token) else item
+
+    def plist(self, meta, items):
+        return ast.ListValue(tuple(_number(t, self.file) for t in items), self._span(meta))
+
+    def param(self, meta, items):
+        return ast.Param(str(items[0]), items[1], self._span(meta))
+
+    def binding(self, meta, items):
+        return (str(items[0]), items[1], self._span(meta))
+
+    def alias(self, meta, items):
+        return ast.Alias(str(items[0]), tuple(items[1:]), self._span(meta))
+
+    def with_(self, meta, items):
+        return ast.With(tuple(items), self._span(meta))
+
+    def params(self, meta, items):
+        return tuple(str(t) for t in items)
+
+    def blockdef(self, meta, items):
+        name = str(items[0])
+        params = items[1] if len(items) == 3 else ()
+        return ast.BlockDef(name, params, items[-1], self._span(meta))
+
+    def row(self, meta, items):
+        return ast.Row(tuple(items), self._span(meta))
+
+    def header(self, meta, items):
+        head, rest = items[0], items[1:]
+        name = size = None
+        atoms = list(head.atoms)
+        if atoms and isinstance(atoms[0], ast.Word):
+            name = atoms.pop(0)
+        if atoms and isinstance(atoms[0], ast.Dims) and len(atoms[0].values) == 2:
+            size = atoms.pop(0)
+        if atoms or head.args is not None or head.bracket is not None or head.repeat is not None:
+            raise ArchError("a stage header is a name and/or an output size, like 'conv2_x 56×56:'",
+                            head.span, hint="put the layers after the ':'")
+        rows = (ast.Row(tuple(rest), rest[0].span),) if rest else ()
+        return _Header(name, size, rows, self._span(meta))
+
+
+def _number(tok: Token, file: str) -> ast.Num:
+    text = str(tok)
+    span = _tok_span(file, tok)
+    value: int | float
+    if text.isdigit():
+        value = int(text)
+    else:
+        value = float(text)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ArchError(f"{text} is not a finite number", span)
+    return ast.Num(value, text, span)
+
+
+def _repeat(tok: Token, file: str) -> ast.Num | ast.Word | ast.Index:
+    """Split a REPEAT token (``×3``, ``x n``, ``×depths[1]``) into its count atom."""
+    text = str(tok)
+    body = text[1:].lstrip(" \t")
+    start = tok.column + (len(text) - len(body))
+    span = Span(file, tok.line, start, tok.line, tok.end_column)
+    if body.isdigit():
+        return ast.Num(int(body), body, span)
+    if "[" in body:
+        name, idx = body[:-1].split("[")
+        return ast.Index(name, int(idx), span)
+    return ast.Word(body, span)

@@ -1,0 +1,94 @@
+"""``with`` lines: network-wide and stage-level choices the papers state in prose.
+
+``with shortcut B, batchnorm, stride on 3×3, relu after add, init he``
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from . import syntax as ast
+from .errors import ArchError
+from .words import suggest
+
+SHORTCUTS = {"a": "A", "b": "B", "c": "C", "plain": "plain", "none": "plain"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The choices that shape how layers expand into IR nodes.
+
+    shortcut: A (identity, zero-padded channels), B (projection when dimensions change),
+      C (projection always) or plain (no shortcut). batchnorm: BN after every conv.
+    bias: conv bias (None: only when there is no batchnorm). stride_on: which conv of a
+      downsampling block takes the stride — None for the first, else its kernel (1 = the
+      paper's 1×1, 3 = torchvision v1.5's 3×3). relu_after_add: ReLU after the residual
+      addition (the paper) rather than at the end of the residual branch. init: "he" or
+      "normal(σ)".
+    """
+    shortcut: str = "B"
+    batchnorm: bool = False
+    bias: bool | None = None
+    stride_on: int | None = None
+    relu_after_add: bool = True
+    init: str = "he"
+
+    def conv_bias(self) -> bool:
+        return (not self.batchnorm) if self.bias is None else self.bias
+
+    def as_tuple(self) -> tuple:
+        return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__))
+
+
+_KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stride on",
+         "relu after add", "relu before add", "init"]
+
+
+def apply(settings: Settings, line: ast.With) -> Settings:
+    """``settings`` updated by one ``with`` line; unknown or malformed settings are errors."""
+    for part in line.parts:
+        settings = _apply_part(settings, part)
+    return settings
+
+
+def _apply_part(s: Settings, part: ast.Part) -> Settings:
+    atoms = part.atoms
+    words = [a.text.lower() if isinstance(a, ast.Word) else None for a in atoms]
+    text = " ".join(w or "?" for w in words)
+    if part.bracket is not None or part.repeat is not None or not atoms:
+        raise ArchError("a setting is words like 'shortcut B' or 'batchnorm'", part.span)
+    head = words[0]
+    if head == "shortcut" and len(words) == 2 and words[1] in SHORTCUTS:
+        return replace(s, shortcut=SHORTCUTS[words[1]])
+    if head == "shortcut":
+        raise ArchError(f"unknown shortcut option '{text[9:]}'", part.span,
+                        hint="use 'shortcut A' (zero-padding), 'B' (projection when dimensions "
+                             "change), 'C' (projection always) or 'plain' (none)")
+    if words in (["batchnorm"], ["bn"], ["batch", "norm"]):
+        return replace(s, batchnorm=True)
+    if words in (["no", "batchnorm"], ["no", "bn"]):
+        return replace(s, batchnorm=False)
+    if words == ["bias"]:
+        return replace(s, bias=True)
+    if words == ["no", "bias"]:
+        return replace(s, bias=False)
+    if words[:2] == ["stride", "on"] and len(atoms) == 3:
+        last = atoms[2]
+        if isinstance(last, ast.Dims) and len(last.values) == 2 and last.values[0] == last.values[1]:
+            return replace(s, stride_on=last.values[0])
+        if words[2] == "first":
+            return replace(s, stride_on=None)
+        raise ArchError("'stride on' takes a kernel size, like 'stride on 3×3'", last.span)
+    if words == ["relu", "after", "add"]:
+        return replace(s, relu_after_add=True)
+    if words == ["relu", "before", "add"]:
+        return replace(s, relu_after_add=False)
+    if head == "init":
+        if words[1:] == ["he"]:
+            return replace(s, init="he")
+        if words[1:2] == ["normal"] and len(atoms) == 3 and isinstance(atoms[2], ast.Num):
+            if atoms[2].value <= 0:
+                raise ArchError("the standard deviation must be positive", atoms[2].span)
+            return replace(s, init=f"normal({atoms[2].value:g})")
+        raise ArchError("unknown initialisation", part.span, hint="use 'init he' or 'init normal 0.01'")
+    raise ArchError(f"unknown setting '{text}'", part.span,
+                    hint=suggest(text, _KEYS, "a setting") or "settings: " + ", ".join(_KEYS))

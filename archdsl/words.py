@@ -1,0 +1,357 @@
+"""The layer vocabulary: what each word or phrase of a spec row means.
+
+Turns AST parts (``3×3 max pool``, ``conv3-64``, ``FC-4096``, ``[1×1, 64; 3×3, 64]``) and
+their modifiers (``stride 2``, ``groups 2``) into :class:`Layer` records with resolved
+numbers. No shapes here: those are inferred in :mod:`archdsl.build`.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import syntax as ast
+from .errors import ArchError, Span
+
+MAX_REPEAT = 100_000  # a repeat count beyond any real network; guards against runaway expansion
+
+
+@dataclass
+class Layer:
+    """One resolved layer description: ``kind`` (an op or ``block``), attributes, repeat."""
+    kind: str
+    attrs: dict[str, Any]
+    span: Span
+    repeat: int = 1
+    explicit: set[str] = field(default_factory=set)     # attrs the user stated (stride, padding…)
+    entries: list["Layer"] = field(default_factory=list)  # the convs of a block
+    block_name: str | None = None
+    block_span: Span | None = None                      # where a named block was defined
+
+
+# Words a row may start with, for "did you mean" suggestions.
+VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
+              "adaptive average pool", "fc", "lrn", "dropout", "softmax", "soft-max", "flatten",
+              "relu", "bn", "batchnorm", "stride", "padding", "groups", "bias"]
+MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
+
+_CONV_WORD = re.compile(r"conv(\d+)(?:x\d+)?-(\d+)$")   # VGG's conv3-64, conv1-256
+_FC_WORD = re.compile(r"fc-?(\d+)$")                     # FC-4096, fc1000
+
+
+class Resolver:
+    """Resolves parts to layers, given parameter values and named block definitions."""
+
+    def __init__(self, params: dict[str, Any], blocks: dict[str, ast.BlockDef]):
+        self.params = params
+        self.blocks = blocks
+
+    # ---- numbers ---------------------------------------------------------------------
+    def value(self, atom: ast.Atom, env: dict[str, Any] | None = None, what: str = "value") -> Any:
+        """The number an atom stands for (parameter and block-argument references resolved)."""
+        scope = {**self.params, **(env or {})}
+        if isinstance(atom, ast.Num):
+            return atom.value
+        if isinstance(atom, ast.Word):
+            if atom.text in scope:
+                return scope[atom.text]
+            raise ArchError(f"unknown name '{atom.text}' where a {what} was expected", atom.span,
+                            hint=_suggest(atom.text, list(scope), "a parameter"))
+        if isinstance(atom, ast.Index):
+            seq = scope.get(atom.name)
+            if seq is None:
+                raise ArchError(f"unknown list parameter '{atom.name}'", atom.span,
+                                hint=_suggest(atom.name, list(scope), "a parameter"))
+            if not isinstance(seq, (list, tuple)):
+                raise ArchError(f"'{atom.name}' is a number, not a list", atom.span,
+                                hint=f"write '{atom.name}' without the index")
+            if not 0 <= atom.index < len(seq):
+                raise ArchError(f"index {atom.index} is out of range: '{atom.name}' has "
+                                f"{len(seq)} element{'s' if len(seq) != 1 else ''}", atom.span)
+            return seq[atom.index]
+        if isinstance(atom, ast.Product):
+            out = 1
+            for f in atom.factors:
+                out *= self.value(f, env, what)
+            return out
+        raise ArchError(f"expected a {what} here", atom.span)
+
+    def count(self, atom: ast.Atom, env: dict[str, Any] | None, what: str, minimum: int = 1) -> int:
+        """A positive whole number (channels, repeats, strides…), with a located error otherwise."""
+        v = self.value(atom, env, what)
+        if isinstance(v, (list, tuple)) or not float(v).is_integer():
+            raise ArchError(f"{what} must be a whole number, not {_show(v)}", atom.span)
+        v = int(v)
+        if v < minimum:
+            raise ArchError(f"{what} must be at least {minimum}, not {v}", atom.span)
+        return v
+
+    # ---- layers ----------------------------------------------------------------------
+    def layers(self, parts: tuple[ast.Part, ...], env: dict[str, Any] | None = None) -> list[Layer]:
+        """Group a row's parts into layers (a head and the modifiers after it) and resolve them."""
+        out: list[Layer] = []
+        for part in parts:
+            if _is_modifier(part):
+                if not out:
+                    raise ArchError(f"'{_text(part)}' modifies a layer, but no layer comes before it",
+                                    part.span, hint="write the layer first, e.g. '3×3, 64, stride 2'")
+                self._modify(out[-1], part, env)
+                continue
+            layer = self._head(part, env)
+            if part.repeat is not None:
+                layer.repeat = self.count(part.repeat, env, "repeat count")
+                if layer.repeat > MAX_REPEAT:
+                    raise ArchError(f"repeat count {layer.repeat:,} exceeds the limit of {MAX_REPEAT:,}",
+                                    part.repeat.span, hint="no real network repeats a layer that often")
+            out.append(layer)
+        for layer in out:
+            if layer.kind == "conv" and "out_channels" not in layer.attrs:
+                raise ArchError("convolution without a channel count", layer.span,
+                                hint="give the number of filters, e.g. '3×3, 64'")
+        return out
+
+    def _head(self, part: ast.Part, env) -> Layer:
+        if part.bracket is not None:
+            return self._bracket(part.bracket, env, part.span)
+        atoms = list(part.atoms)
+        first = atoms[0]
+        if isinstance(first, ast.Dims):
+            return self._dims_head(first, atoms[1:], part, env)
+        if isinstance(first, ast.FcDim):
+            rest = _words(atoms[1:])
+            if rest != ["fc"]:
+                raise ArchError(f"'{first.value}-d' must be followed by 'fc'", part.span,
+                                hint=f"write '{first.value}-d fc'")
+            return Layer("fc", {"out_features": first.value}, part.span)
+        if isinstance(first, ast.Word):
+            return self._word_head(first, atoms[1:], part, env)
+        raise ArchError(f"a row item cannot start with '{_text(part)}'", part.span,
+                        hint="a number alone is a channel count and must follow a kernel, e.g. '3×3, 64'")
+
+    def _dims_head(self, dims: ast.Dims, rest: list, part: ast.Part, env) -> Layer:
+        vals = dims.values
+        words = _words([a for a in rest if isinstance(a, ast.Word)])
+        phrase = " ".join(words)
+        if len(vals) not in (2, 3):
+            raise ArchError(f"a kernel size has two numbers (like 3×3), not {len(vals)}", dims.span)
+        kernel = (vals[0], vals[1])
+        if phrase in ("", "conv"):
+            layer = Layer("conv", {"kernel": kernel}, part.span)
+            if len(vals) == 3:
+                layer.attrs["depth"] = vals[2]   # AlexNet's 5×5×48: groups follow from the input
+            nums = [a for a in rest if not isinstance(a, ast.Word) or a.text.lower() != "conv"]
+            if nums:
+                layer.attrs["out_channels"] = self.count(nums[0], env, "channel count")
+            return layer
+        if len(vals) == 3:
+            raise ArchError("only convolutions take a kernel depth (like 5×5×48)", dims.span)
+        if phrase in ("max pool", "maxpool", "max-pool", "max pooling"):
+            return Layer("maxpool", {"kernel": kernel, "stride": kernel}, part.span)
+        if phrase in ("average pool", "avg pool", "avgpool", "average pooling", "avg-pool"):
+            return Layer("avgpool", {"kernel": kernel, "stride": kernel}, part.span)
+        raise ArchError(f"unknown layer '{_text(part)}' after a kernel size", part.span,
+                        hint=_suggest(phrase, ["max pool", "average pool", "conv"], "a layer"))
+
+    def _word_head(self, first: ast.Word, rest: list, part: ast.Part, env) -> Layer:
+        word = first.text.lower()
+        words = [word] + _words([a for a in rest if isinstance(a, ast.Word)])
+        phrase = " ".join(words)
+        nums = [a for a in rest if not isinstance(a, (ast.Word, ast.Dims))]
+        dims = [a for a in rest if isinstance(a, ast.Dims)]
+        span = part.span
+        if first.text in self.blocks:
+            return self._block_use(self.blocks[first.text], part, env)
+        if m := _CONV_WORD.match(word):
+            return Layer("conv", {"kernel": (int(m[1]), int(m[1])), "out_channels": int(m[2])}, span)
+        if m := _FC_WORD.match(word):
+            return Layer("fc", {"out_features": int(m[1])}, span)
+        if phrase in ("fc", "fully connected", "linear") and nums:
+            return Layer("fc", {"out_features": self.count(nums[0], env, "fc width")}, span)
+        if phrase in ("maxpool", "max pool", "max-pool"):
+            k = self._kernel(dims, (2, 2))
+            return Layer("maxpool", {"kernel": k, "stride": k}, span)   # VGG: 2×2, stride 2
+        if phrase in ("average pool", "avg pool", "avgpool", "global average pool",
+                      "global avg pool", "global pool", "avg-pool", "average-pool"):
+            if dims:
+                k = self._kernel(dims, None)
+                return Layer("avgpool", {"kernel": k, "stride": k}, span)
+            return Layer("gap", {}, span)
+        if phrase in ("adaptive average pool", "adaptive avg pool", "adaptive avgpool",
+                      "adaptive-avg-pool", "adaptive pool"):
+            if not dims:
+                raise ArchError("adaptive average pool needs an output size", span,
+                                hint="e.g. 'adaptive average pool 7×7'")
+            return Layer("adaptive_avgpool", {"size": self._kernel(dims, None)}, span)
+        if phrase in ("lrn", "local response normalisation", "local response normalization"):
+            return self._lrn(part, env)
+        if phrase == "dropout":
+            p = self.value(nums[0], env, "dropout ratio") if nums else 0.5
+            if not 0 <= p < 1:
+                raise ArchError(f"dropout ratio must be in [0, 1), not {_show(p)}", nums[0].span)
+            return Layer("dropout", {"p": float(p)}, span)
+        if phrase in ("softmax", "soft-max"):
+            return Layer("softmax", {}, span)
+        if phrase == "flatten":
+            return Layer("flatten", {}, span)
+        if phrase == "relu":
+            return Layer("relu", {}, span)
+        if phrase in ("bn", "batchnorm", "batch norm"):
+            return Layer("bn", {}, span)
+        if phrase in ("fc", "fully connected"):
+            raise ArchError("fc without a width", span, hint="write 'FC-4096' or '1000-d fc'")
+        candidates = VOCABULARY + list(self.blocks)
+        raise ArchError(f"unknown layer '{_text(part)}'", first.span,
+                        hint=_suggest(phrase, candidates, "a layer") or _suggest(word, candidates, "a layer")
+                        or "see docs/language.md for the layer words")
+
+    def _kernel(self, dims: list[ast.Dims], default):
+        if not dims:
+            return default
+        d = dims[0]
+        if len(d.values) != 2:
+            raise ArchError("a window size has two numbers, like 3×3", d.span)
+        return (d.values[0], d.values[1])
+
+    def _lrn(self, part: ast.Part, env) -> Layer:
+        # AlexNet's constants (k=2, n=5, α=1e-4, β=0.75), which VGG's A-LRN reuses.
+        attrs: dict[str, Any] = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+        names = {"n": "size", "size": "size", "alpha": "alpha", "beta": "beta", "k": "k"}
+        for arg in part.args or ():
+            key = names.get((arg.name or "").lower())
+            if key is None:
+                raise ArchError(f"LRN has no parameter '{arg.name}'" if arg.name else
+                                "LRN parameters are named: LRN(k=2, n=5, alpha=1e-4, beta=0.75)",
+                                arg.span, hint=_suggest(arg.name or "", list(names), "a parameter"))
+            v = self.value(arg.value, env, f"LRN {key}")
+            if key == "size":
+                v = self.count(arg.value, env, "LRN size")
+            elif v <= 0 and key != "k":
+                raise ArchError(f"LRN {key} must be positive", arg.span)
+            attrs[key] = v if key == "size" else float(v)
+        return Layer("lrn", attrs, part.span)
+
+    def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
+        entries = []
+        for entry in bracket.entries:
+            layers = self.layers(entry, env)
+            if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
+                raise ArchError("each entry of a block is one convolution, like '3×3, 64'",
+                                entry[0].span, hint="separate the block's convolutions with ';'")
+            entries.append(layers[0])
+        return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span)
+
+    def _block_use(self, bdef: ast.BlockDef, part: ast.Part, env) -> Layer:
+        args = part.args or ()
+        if len(args) != len(bdef.params):
+            raise ArchError(f"block '{bdef.name}' takes {len(bdef.params)} argument"
+                            f"{'s' if len(bdef.params) != 1 else ''} but is given {len(args)}",
+                            part.span, notes=(("the block is defined here", bdef.span),),
+                            hint=f"write {bdef.name}({', '.join(bdef.params)})")
+        bound: dict[str, Any] = {}
+        for p, arg in zip(bdef.params, args):
+            if arg.name is not None and arg.name != p:
+                raise ArchError(f"block '{bdef.name}' has no parameter '{arg.name}'", arg.span,
+                                hint=_suggest(arg.name, list(bdef.params), "a parameter"))
+            bound[p] = self.value(arg.value, env, f"argument '{p}'")
+        try:
+            return self._bracket(bdef.body, bound, part.span, bdef.name, bdef.span)
+        except ArchError as e:
+            if not e.notes:
+                e.notes = ((f"in block '{bdef.name}' used here", part.span),)
+            raise
+
+    def _modify(self, layer: Layer, part: ast.Part, env) -> None:
+        atoms = part.atoms
+        if not atoms or not isinstance(atoms[0], ast.Word):
+            if layer.kind == "conv" and "out_channels" not in layer.attrs and len(atoms) == 1:
+                layer.attrs["out_channels"] = self.count(atoms[0], env, "channel count")
+                return
+            raise ArchError(f"unexpected '{_text(part)}'", part.span,
+                            hint="a bare number is a channel count, allowed only right after a kernel size")
+        key = atoms[0].text.lower()
+        rest = atoms[1:]
+        if key == "no" and _words(rest) == ["bias"]:
+            layer.attrs["bias"] = False
+            layer.explicit.add("bias")
+            return
+        allowed = {"conv": {"stride", "padding", "pad", "groups", "bias"},
+                   "block": {"stride"}, "maxpool": {"stride", "padding", "pad"},
+                   "avgpool": {"stride", "padding", "pad"}, "fc": {"bias"}}.get(layer.kind, set())
+        if key not in allowed:
+            raise ArchError(f"'{key}' does not apply to {_kind_name(layer.kind)}", atoms[0].span,
+                            hint=f"{_kind_name(layer.kind)} takes: {', '.join(sorted(allowed))}"
+                            if allowed else f"{_kind_name(layer.kind)} takes no modifiers")
+        if key == "bias":
+            layer.explicit.add("bias")
+            layer.attrs["bias"] = True
+            if rest:
+                layer.attrs["bias_init"] = float(self.value(rest[0], env, "bias value"))
+            return
+        if len(rest) != 1:
+            raise ArchError(f"'{key}' takes one number, like '{key} 2'", part.span)
+        name = {"pad": "padding"}.get(key, key)
+        if isinstance(rest[0], ast.Dims):
+            if name == "groups" or len(rest[0].values) != 2:
+                raise ArchError(f"'{key}' takes one number", rest[0].span)
+            value = tuple(rest[0].values)
+        else:
+            v = self.count(rest[0], env, key, minimum=0 if name == "padding" else 1)
+            value = v if name == "groups" else (v, v)
+        layer.attrs[name] = value
+        layer.explicit.add(name)
+
+
+def _is_modifier(part: ast.Part) -> bool:
+    if part.bracket is not None or part.repeat is not None or part.args is not None:
+        return False
+    first = part.atoms[0]
+    if isinstance(first, ast.Word):
+        word = first.text.lower()
+        return (word in MODIFIERS and len(part.atoms) > 1) or word == "bias"
+    return isinstance(first, (ast.Num, ast.Index, ast.Product))
+
+
+def _words(atoms) -> list[str]:
+    return [a.text.lower() for a in atoms if isinstance(a, ast.Word)]
+
+
+def _text(part: ast.Part) -> str:
+    bits = []
+    for a in part.atoms:
+        if isinstance(a, ast.Word):
+            bits.append(a.text)
+        elif isinstance(a, ast.Num):
+            bits.append(a.text)
+        elif isinstance(a, ast.Dims):
+            bits.append("×".join(map(str, a.values)))
+        elif isinstance(a, ast.FcDim):
+            bits.append(f"{a.value}-d")
+        elif isinstance(a, ast.Index):
+            bits.append(f"{a.name}[{a.index}]")
+        else:
+            bits.append("…")
+    return " ".join(bits) or "[…]"
+
+
+def _show(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _kind_name(kind: str) -> str:
+    return {"conv": "a convolution", "block": "a block", "maxpool": "max pooling",
+            "avgpool": "average pooling", "fc": "an fc layer", "gap": "global average pooling",
+            "lrn": "LRN", "dropout": "dropout", "softmax": "soft-max", "flatten": "flatten",
+            "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling"}.get(kind, kind)
+
+
+def _suggest(word: str, candidates: list[str], what: str) -> str | None:
+    """'did you mean …?' for the closest candidate, or None."""
+    if not word:
+        return None
+    low = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(low), n=1, cutoff=0.6)
+    return f"did you mean '{low[close[0]]}'?" if close else None
+
+
+suggest = _suggest
