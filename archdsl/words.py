@@ -91,8 +91,9 @@ class Resolver:
     def layers(self, parts: tuple[ast.Part, ...], env: dict[str, Any] | None = None) -> list[Layer]:
         """Group a row's parts into layers (a head and the modifiers after it) and resolve them."""
         out: list[Layer] = []
+        scope = {**self.params, **(env or {})}
         for part in parts:
-            if _is_modifier(part):
+            if _is_modifier(part) or _is_name_value(part, scope):
                 if not out:
                     raise ArchError(f"'{_text(part)}' modifies a layer, but no layer comes before it",
                                     part.span, hint="write the layer first, e.g. '3×3, 64, stride 2'")
@@ -263,7 +264,8 @@ class Resolver:
 
     def _modify(self, layer: Layer, part: ast.Part, env) -> None:
         atoms = part.atoms
-        if not atoms or not isinstance(atoms[0], ast.Word):
+        scope = {**self.params, **(env or {})}
+        if not atoms or not isinstance(atoms[0], ast.Word) or _is_name_value(part, scope):
             if layer.kind == "conv" and "out_channels" not in layer.attrs and len(atoms) == 1:
                 layer.attrs["out_channels"] = self.count(atoms[0], env, "channel count")
                 return
@@ -310,6 +312,13 @@ def _is_modifier(part: ast.Part) -> bool:
         word = first.text.lower()
         return (word in MODIFIERS and len(part.atoms) > 1) or word == "bias"
     return isinstance(first, (ast.Num, ast.Index, ast.Product))
+
+
+def _is_name_value(part: ast.Part, scope: dict) -> bool:
+    """A lone parameter name (``c`` in ``[1×1, c; …]``) is a value, not a layer word."""
+    return (part.bracket is None and part.args is None and part.repeat is None
+            and len(part.atoms) == 1 and isinstance(part.atoms[0], ast.Word)
+            and part.atoms[0].text in scope)
 
 
 def _words(atoms) -> list[str]:

@@ -1,0 +1,93 @@
+"""The ``archdsl`` command: argument parsing only; the work is done by the API modules.
+
+Spec errors (:class:`ArchError`) print like a compiler diagnostic and exit 2. Sub-commands
+that need torch (build, train, eval, bench, report --verify) import it only when run.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import ArchError
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Validate specs; print one line per spec (name, layers, output shape); never imports torch."""
+    from .api import load
+    from .report_cmd import parse_define
+    params = dict(parse_define(d) for d in args.define)
+    failed = 0
+    for spec in args.specs:
+        t0 = time.perf_counter()
+        try:
+            g = load(spec, **params)
+        except ArchError as e:
+            print(e.render(), file=sys.stderr)
+            failed += 1
+            continue
+        ms = (time.perf_counter() - t0) * 1e3
+        shape = "×".join(map(str, g.output_shape))
+        print(f"ok  {g.name:<22} {g.depth:>5} layers  {len(g.nodes):>5} nodes  "
+              f"{'×'.join(map(str, g.input_shape))} → {shape}  ({ms:.0f} ms)")
+    return 2 if failed else 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    """Print the validated IR, one node per line."""
+    from .api import load
+    from .report_cmd import parse_define
+    print(load(args.spec, **dict(parse_define(d) for d in args.define)))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .api import list_specs
+    for name, path in sorted(list_specs().items()):
+        print(f"{name:<24} {path.name}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The full argument parser (sub-commands registered by their own modules)."""
+    parser = argparse.ArgumentParser(prog="archdsl", description="A declarative architecture "
+                                     "compiler for convolutional networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="validate specs (torch-free)")
+    p.add_argument("specs", nargs="+", help="spec files or bundled names")
+    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V")
+    p.set_defaults(func=_check)
+    p = sub.add_parser("show", help="print the validated IR of a spec")
+    p.add_argument("spec")
+    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V")
+    p.set_defaults(func=_show)
+    p = sub.add_parser("list", help="list bundled networks and family members")
+    p.set_defaults(func=_list)
+    from .report_cmd import add_report_parser
+    add_report_parser(sub)
+    from .build_cmd import add_build_parser
+    add_build_parser(sub)
+    try:
+        from .table_cmd import add_table_parsers
+        add_table_parsers(sub)
+    except ImportError:   # table/fmt commands arrive with the table module
+        pass
+    from .train.commands import register
+    register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``archdsl`` console script."""
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ArchError as e:
+        print(e.render(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
