@@ -1,0 +1,76 @@
+"""Every spec: analytic counts == torch's numel and fvcore's FlopCountAnalysis, per module.
+
+fvcore runs on real 1×C×H×W CPU tensors at each spec's own input size (it traces with
+torch.jit.trace and cannot use meta tensors); the slow ones are VGG and ResNet-152 at 224.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+api = pytest.importorskip("archdsl.api")
+lowering = pytest.importorskip("archdsl.lowering")
+from archdsl.count import count  # noqa: E402
+from archdsl.lowering.verify import fvcore_flops, verify  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.arch"))
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_spec_counts_match_torch_and_fvcore(name):
+    torch.manual_seed(0)
+    graph = api.load(name)
+    # FlopCounterMode re-runs the forward: only on the cheap nets
+    result = verify(graph, flop_counter=count(graph, convention="paper").total.cost < 2e9)
+    assert result.ok, result.render()
+
+
+def _torchvision_models():
+    """torchvision's pure-Python model modules without its CUDA-needing __init__."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None:
+        pytest.skip("torchvision not installed")
+    root = spec.submodule_search_locations[0]
+    for name, path in (("torchvision", root), ("torchvision.models", root + "/models")):
+        if name not in sys.modules:
+            pkg = types.ModuleType(name)
+            pkg.__path__ = [path]
+            sys.modules[name] = pkg
+    return {n: importlib.import_module("torchvision.models." + n) for n in ("resnet", "vgg", "alexnet")}
+
+
+TORCHVISION = {  # our spec -> torchvision constructor (module, function)
+    "resnet18": ("resnet", "resnet18"), "resnet34": ("resnet", "resnet34"),
+    "resnet50-v1.5": ("resnet", "resnet50"), "resnet101-v1.5": ("resnet", "resnet101"),
+    "resnet152-v1.5": ("resnet", "resnet152"), "vgg-a": ("vgg", "vgg11"),
+    "vgg-b": ("vgg", "vgg13"), "vgg-d": ("vgg", "vgg16"), "vgg-e": ("vgg", "vgg19"),
+    "vgg16-bn": ("vgg", "vgg16_bn"), "alexnet-torchvision": ("alexnet", "alexnet"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_params_equal_torchvision_models(name):
+    if name not in SPECS:
+        pytest.skip(f"no spec {name}")
+    module, fn = TORCHVISION[name]
+    model = getattr(_torchvision_models()[module], fn)()
+    assert count(api.load(name)).total.params == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["resnet50-v1.5", "alexnet-torchvision"])
+def test_fvcore_on_torchvision_itself(name):
+    """The fvcore convention equals fvcore run on torchvision's own module, not only ours."""
+    if name not in SPECS:
+        pytest.skip(f"no spec {name}")
+    module, fn = TORCHVISION[name]
+    model = getattr(_torchvision_models()[module], fn)()
+    graph = api.load(name)
+    total, _ = fvcore_flops(model, torch.randn(1, *graph.input_shape))
+    assert count(graph).total.cost == total
