@@ -5,6 +5,7 @@ torch.jit.trace and cannot use meta tensors); the slow ones are VGG and ResNet-1
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -32,12 +33,17 @@ def test_spec_counts_match_torch_and_fvcore(name):
     assert result.ok, result.render()
 
 
+@functools.cache
 def _torchvision_models():
     """torchvision's pure-Python model modules without its CUDA-needing __init__."""
-    spec = importlib.util.find_spec("torchvision")
-    if spec is None:
-        pytest.skip("torchvision not installed")
-    root = spec.submodule_search_locations[0]
+    loaded = sys.modules.get("torchvision")  # another test may have done the same already
+    if loaded is not None:
+        root = list(loaded.__path__)[0]
+    else:
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None:
+            pytest.skip("torchvision not installed")
+        root = spec.submodule_search_locations[0]
     for name, path in (("torchvision", root), ("torchvision.models", root + "/models")):
         if name not in sys.modules:
             pkg = types.ModuleType(name)
