@@ -1,0 +1,71 @@
+"""The ``archdsl table`` and ``archdsl fmt`` sub-commands (torch-free)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    """Print, check or rewrite specs in canonical form (exit 1 under --check if any differ)."""
+    from .api import read_spec
+    from .fmt import format_spec
+    changed = 0
+    for spec in args.specs:
+        text = read_spec(spec)
+        new = format_spec(text, str(spec))
+        if args.check:
+            if new != text:
+                changed += 1
+                print(f"would reformat {spec}", file=sys.stderr)
+        elif args.in_place:
+            if new != text:
+                _write_atomic(Path(spec), new)
+                print(f"reformatted {spec}", file=sys.stderr)
+        else:
+            sys.stdout.write(new)
+    return 1 if changed else 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and os.replace (never half a file)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _table(args: argparse.Namespace) -> int:
+    """Render one paper-style table for the given specs (one column per spec)."""
+    from .api import load
+    from .table import render_table
+    graphs = [load(s) for s in args.specs]
+    sys.stdout.write(render_table(graphs, args.format))
+    return 0
+
+
+def add_table_parsers(sub) -> None:
+    """Register ``table`` and ``fmt`` on the CLI's sub-parser object."""
+    p = sub.add_parser("fmt", help="print specs in canonical form (--check, --in-place)")
+    p.add_argument("specs", nargs="+", help="spec files")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--check", action="store_true", help="exit 1 if a file is not canonical")
+    g.add_argument("--in-place", "-i", action="store_true", help="rewrite files atomically")
+    p.set_defaults(func=_fmt)
+    p = sub.add_parser("table", help="print a paper-style architecture table (torch-free)")
+    p.add_argument("specs", nargs="+", help="spec files or bundled names (one column each)")
+    p.add_argument("--format", "-f", choices=("text", "markdown", "latex"), default="text")
+    p.set_defaults(func=_table)
