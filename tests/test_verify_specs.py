@@ -80,3 +80,11 @@ def test_fvcore_on_torchvision_itself(name):
     graph = api.load(name)
     total, _ = fvcore_flops(model, torch.randn(1, *graph.input_shape))
     assert count(graph).total.cost == total
+
+
+@pytest.mark.parametrize("name, shape, batch", [
+    ("resnet18", (3, 160, 160), 2), ("alexnet-torchvision", (3, 256, 256), 1),
+    ("resnet-cifar", (3, 40, 40), 3), ("vgg16", (3, 96, 96), 1)])
+def test_other_input_sizes_and_batches(name, shape, batch):
+    result = verify(api.load(name), input=shape, batch=batch, flop_counter=False)
+    assert result.ok, result.render()
