@@ -127,6 +127,8 @@ def _grid(graphs: list[Graph]) -> list[list[str]]:
                         [c[i] if i < len(c) else "" for c in cells])
     for label in _FOOTER:
         cells = [footer[label] for _, footer in cols]
+        if not any(any(c) for c in cells):
+            continue
         for i in range(max(1, max(len(c) for c in cells))):
             grid.append([label, ""] + [c[i] if i < len(c) else "" for c in cells])
     return grid
@@ -173,10 +175,10 @@ def render_table(graphs: Graph | list[Graph], format: str = "text") -> str:
     out.append(" & ".join(_tex(c) for c in grid[0]) + r" \\")
     out.append(r"\hline")
     for r in grid[1:]:
-        if r[0] or r[1]:
+        if (r[0] or r[1]) and r[0] not in _FOOTER[1:] and out[-1] != r"\hline":
             out.append(r"\hline")
         out.append(" & ".join(_tex(c) for c in r) + r" \\")
-    out += [r"\hline", r"\end{tabular}"]
+    out += [r"\hline", r"\end{tabular}"] if out[-1] != r"\hline" else [r"\end{tabular}"]
     return "\n".join(out) + "\n"
 
 
@@ -252,11 +254,10 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
     specs = [{"stages": [], "footer": {}} for _ in range(ncol)]
     open_cells = [False] * ncol
     for r in rows:
+        spans = ncol > 1 and len(r) == 3 and not any(open_cells)
         r = r + [""] * (2 + ncol - len(r))
         label, size = r[0], r[1]
-        descs = r[2:2 + ncol]
-        if ncol > 1 and len([c for c in r[2:] if c]) == 1 and r[2] and not any(open_cells):
-            descs = [r[2]] * ncol      # a merged cell spanning every column
+        descs = [r[2]] * ncol if spans else r[2:2 + ncol]   # 3 cells: one spans every column
         if label in _FOOTER and not size:
             for s, d in zip(specs, descs):
                 if d or label == "with":
@@ -264,10 +265,12 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
             continue
         for j, (s, d) in enumerate(zip(specs, descs)):
             if (label or size) and not open_cells[j]:
-                s["stages"].append([label, size, []])
+                s["absent"] = not d    # this network has no such stage (mixed families)
+                if d:
+                    s["stages"].append([label, size, []])
             elif not s["stages"]:
                 s["stages"].append(["", "", []])
-            if not d:
+            if not d or s.get("absent"):
                 continue
             rows_j = s["stages"][-1][2]
             if open_cells[j]:
