@@ -190,3 +190,26 @@ def test_real_lowering_matches_on_tiny_graphs(make, size):
     g = make()
     result = verify(g, input=(3, size, size), batch=2, model=lowering.create_model(g))
     assert result.ok, result.render()
+
+
+def test_report_verify_exit_status(monkeypatch, capsys):
+    """`report --verify` prints the comparison and exits 1 on a mismatch, 0 otherwise."""
+    import sys
+    import types
+
+    import archdsl.lowering as lowering
+    from archdsl.report_cmd import main
+    monkeypatch.setitem(sys.modules, "archdsl.api",
+                        types.SimpleNamespace(load=lambda name, **p: tiny_resnet()))
+    monkeypatch.setattr(lowering, "create_model", lambda g: lower(g))
+    assert main(["tiny", "--verify", "--format", "json"]) == 0
+    assert "all agree" in capsys.readouterr().err
+
+    def wrong(g):
+        model = lower(g)
+        model.head.fc = nn.Linear(16, 11)
+        return model
+    monkeypatch.setattr(lowering, "create_model", wrong)
+    assert main(["tiny", "--verify"]) == 1
+    err = capsys.readouterr().err
+    assert "head.fc: params predicted 170 measured 187 (+17)" in err
