@@ -245,9 +245,13 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
     """
     from .api import load
     rows = _read_grid(text)
-    if not rows or len(rows[0]) < 3:
+    while rows and len(rows[0]) < 2:     # a title line above the header ("ConvNet Configuration")
+        rows = rows[1:]
+    if not rows:
         raise ArchError("not an architecture table: expected a header 'layer name | output "
-                        "size | network…'", Span("<table>", 1, 1))
+                        "size | network…' or one network name per column", Span("<table>", 1, 1))
+    if rows[0][0].strip().lower() != "layer name":
+        return [load(t) for t in _flat_specs(rows, defaults)]
     header, rows = rows[0], rows[1:]
     names = [_netname(h, i) for i, h in enumerate(header[2:])]
     ncol = len(names)
@@ -313,3 +317,49 @@ def _spec_text(name: str, s: dict, defaults: str | None) -> str:
             lines.append(head + ":")
         lines += ["    " + r.replace("\n", "\n     ") for r in rows]
     return "\n".join(lines) + "\n"
+
+
+_INPUT = re.compile(r"input\s*\((\d+)\s*[×xX]\s*(\d+)\s*(RGB|grey|gray)?[^)]*\)", re.I)
+
+
+def _flat_specs(rows: list[list[str]], defaults: str | None) -> list[str]:
+    """VGG Table 1 layout: a column per network, one layer per line, no name/size columns.
+
+    Lines with one cell span every column; ``N weight layers`` lines are captions; an
+    ``input (224 × 224 RGB image)`` line gives the input; every ``maxpool`` opens a new stage
+    (conv1, conv2, …; the one holding the FC layers is ``fc``), and a ``flatten`` goes before
+    the first FC layer, as the paper's prose implies.
+    """
+    header, rows = rows[0], rows[1:]
+    names = [_netname(h, i) for i, h in enumerate(header)]
+    ncol = len(names)
+    layers: list[list[str]] = [[] for _ in names]
+    extra: list[str] = []
+    for r in rows:
+        cells = [r[0]] * ncol if len(r) == 1 else (r + [""] * ncol)[:ncol]
+        if all(re.fullmatch(r"\d+\s+weight\s+layers", c, re.I) or not c for c in cells):
+            continue
+        m = _INPUT.fullmatch(cells[0])
+        if m and len(r) == 1:
+            extra = [f"input {1 if (m.group(3) or '').lower() in ('grey', 'gray') else 3}"
+                     f"×{m.group(1)}×{m.group(2)}"]
+            continue
+        for j, c in enumerate(cells):
+            if c:
+                layers[j].append(c)
+    specs = []
+    for name, ls in zip(names, layers):
+        foot = {"input": [extra[0][6:]]} if extra else {}
+        stages: list[list] = [["conv1", "", []]]
+        flat = False
+        for layer in ls:
+            word = layer.split(",")[0].strip().lower()
+            if word in ("maxpool", "max pool", "max-pool") and stages[-1][2]:
+                stages.append([f"conv{len(stages) + 1}", "", []])
+            if word.startswith("fc") and not flat:
+                stages[-1][0] = "fc"
+                stages[-1][2].append("flatten")
+                flat = True
+            stages[-1][2].append(layer)
+        specs.append(_spec_text(name, {"stages": stages, "footer": foot}, defaults))
+    return specs
