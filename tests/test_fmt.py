@@ -89,6 +89,7 @@ def networks(draw):
                 rows.append(f"3{x()}3 max pool,{sp()}stride 2")
                 size = (size + 1) // 2
             elif kind == "block" and ch > 3:
+                c = draw(st.sampled_from([w for w in (4, 8, 16) if w >= ch]))  # option A can't shrink
                 r = draw(st.integers(1, 2))
                 body = f"basic({c})" if use_block else f"[3{x()}3, {c};{sp()}3{x()}3, {c}]"
                 rows.append(f"{body} {draw(st.sampled_from(['×', 'x', '× ']))}{r}")
