@@ -54,6 +54,41 @@ def test_canonical_layout():
     assert ir_key(archdsl.load(out)) == ir_key(archdsl.load(messy))
 
 
+EDGE = """# head
+network t   # name
+input 3×32×32
+classes 10
+param n = 2
+param w = [16, 32]
+alias t2: n = 3, w = [8, 16]
+with shortcut A, batchnorm
+block basic(c) = [
+  3×3, c   # first
+  # inner
+  3×3, c
+]
+
+conv1 32×32: 3×3, w[0]
+  with shortcut B
+conv2 16×16: basic(w[1]) × n
+  basic(64) x1 \\
+     , 3×3, 64
+1×1: average pool, 10-d fc
+# tail
+"""
+
+
+@pytest.mark.parametrize("alias", [None, "t2"])
+def test_edge_constructs_keep_their_meaning(alias):
+    from archdsl.build import build
+    out = format_spec(EDGE)
+    assert format_spec(out) == out
+    assert "block basic(c) = [3×3, c; 3×3, c]  # first # inner\n" in out
+    assert "conv2 16×16: basic(w[1]) ×n\n" in out and "             with shortcut B\n" in out
+    assert out.startswith("# head\nnetwork t  # name\n") and out.endswith("\n# tail\n")
+    assert ir_key(build(archdsl.parse(out), None, alias)) == ir_key(build(archdsl.parse(EDGE), None, alias))
+
+
 def test_format_accepts_an_ast():
     text = read(SPECS[0])
     assert format_spec(archdsl.parse(text)) == format_spec(text)
@@ -76,6 +111,10 @@ def networks(draw):
              f"classes {classes}"]
     opts = draw(st.lists(st.sampled_from(["batchnorm", "relu after add"]), unique=True))
     lines.append("with shortcut " + draw(st.sampled_from("AB")) + "".join(", " + o for o in opts))
+    use_param = draw(st.booleans())
+    if use_param:
+        lines.append(f"param n = {draw(st.integers(1, 2))}")
+        lines.append(f"alias gen-deep: n = 3")
     use_block = draw(st.booleans())
     if use_block:
         lines.append("block basic(c) = [3×3, c;" + sp() + "3×3, c]")
@@ -90,9 +129,11 @@ def networks(draw):
                 size = (size + 1) // 2
             elif kind == "block" and ch > 3:
                 c = draw(st.sampled_from([w for w in (4, 8, 16) if w >= ch]))  # option A can't shrink
-                r = draw(st.integers(1, 2))
+                r = draw(st.sampled_from(["1", "2"] + (["n"] if use_param else [])))
                 body = f"basic({c})" if use_block else f"[3{x()}3, {c};{sp()}3{x()}3, {c}]"
-                rows.append(f"{body} {draw(st.sampled_from(['×', 'x', '× ']))}{r}")
+                times = draw(st.sampled_from(["×", "x", "× "]))
+                times += " " if times == "x" and r == "n" else ""  # "xn" would be a word
+                rows.append(f"{body} {times}{r}")
                 ch = c
             else:
                 rows.append(f"3{x()}3,{sp()}{c}")
@@ -103,6 +144,8 @@ def networks(draw):
             lines.append("# stage comment")
         lines.append(f"s{i}{sp()}:{sp()}" + rows[0])
         lines += ["      " + r for r in rows[1:]]
+        if draw(st.booleans()):
+            lines.append("  with shortcut B")      # a stage-level setting
     lines.append(f"head: average pool, {classes}-d fc")
     return "\n".join(lines) + "\n"
 
