@@ -74,8 +74,16 @@ class _Builder:
         blocks: dict[str, ast.BlockDef] = {}
         settings = cfg.Settings()
         stages = [st for st in spec.statements if isinstance(st, ast.Stage)]
+        once: dict[type, Span] = {}   # network, input and classes may each appear once
         for st in spec.statements:
             try:
+                if isinstance(st, (ast.Network, ast.Input, ast.Classes)):
+                    word = type(st).__name__.lower()
+                    if type(st) in once:
+                        raise ArchError(f"'{word}' is given twice", st.span,
+                                        notes=(("first given here", once[type(st)]),),
+                                        hint=f"keep one '{word}' line")
+                    once[type(st)] = st.span
                 if isinstance(st, ast.Network):
                     name = st.name
                 elif isinstance(st, ast.Input):
@@ -105,6 +113,12 @@ class _Builder:
                     settings = cfg.apply(settings, st)
             except ArchError as e:
                 errors.append(e)
+        for a in aliases.values():
+            for key, _value, span in a.bindings:
+                if key not in params and key != "classes":
+                    errors.append(ArchError(f"alias '{a.name}' sets unknown parameter '{key}'", span,
+                                            hint=suggest(key, list(params), "a parameter")
+                                            or "declare it first, e.g. 'param n = 3'"))
         if input_dims is None and not errors:
             errors.append(ArchError("the spec has no input shape", Span(self.file, 1, 1),
                                     hint="add a line like 'input 3×224×224'"))

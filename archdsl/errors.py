@@ -77,7 +77,7 @@ def _located(kind: str, message: str, span: Span | None, source: str | None) -> 
     if span is None:
         return f"{kind}: {message}"
     out = f"{span}: {kind}: {message}"
-    if source is not None:
+    if source is not None and not span.file.startswith("<command line>"):
         src_lines = source.splitlines()
         if 1 <= span.line <= len(src_lines):
             text = src_lines[span.line - 1].expandtabs(1)

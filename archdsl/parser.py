@@ -72,8 +72,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     shown = "end of line" if tok.type == "_NL" else repr(str(tok))
     if tok.type == "RSQB":
         return ArchError("unmatched ']'", span, "remove it, or open the block with '['", source=text)
-    if tok.type == "_NL" and "RSQB" in expected:
-        span = _open_bracket(text, file) or span
+    if "RSQB" in expected and tok.type in ("_NL", "COLON") and _open_bracket(text, file):
+        # A block left open runs on over the next lines until something cannot be inside it.
+        span = _open_bracket(text[: tok.start_pos], file) or _open_bracket(text, file) or span
         return ArchError("unclosed '[': the block never ends", span,
                          "close the block with ']' (entries are separated by ';')", source=text)
     if tok.type == "_NL" and "RPAR" in expected:

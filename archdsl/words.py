@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from . import syntax as ast
@@ -93,11 +93,20 @@ class Resolver:
         out: list[Layer] = []
         scope = {**self.params, **(env or {})}
         for part in parts:
-            if _is_modifier(part) or _is_name_value(part, scope):
+            bare = replace(part, repeat=None) if part.repeat is not None else part
+            if _is_modifier(bare) or _is_name_value(bare, scope):
                 if not out:
                     raise ArchError(f"'{_text(part)}' modifies a layer, but no layer comes before it",
                                     part.span, hint="write the layer first, e.g. '3×3, 64, stride 2'")
-                self._modify(out[-1], part, env)
+                self._modify(out[-1], bare, env)
+                if part.repeat is not None:   # ``3×3, 64 ×2``: the repeat ends the whole layer
+                    if out[-1].repeat != 1:
+                        raise ArchError("the layer is repeated twice", part.repeat.span)
+                    out[-1].repeat = self.count(part.repeat, env, "repeat count")
+                    if out[-1].repeat > MAX_REPEAT:
+                        raise ArchError(f"repeat count {out[-1].repeat:,} exceeds the limit of "
+                                        f"{MAX_REPEAT:,}", part.repeat.span,
+                                        hint="no real network repeats a layer that often")
                 continue
             layer = self._head(part, env)
             if part.repeat is not None:
@@ -163,6 +172,11 @@ class Resolver:
         span = part.span
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
+        if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
+            extra = " ".join(a.text if isinstance(a, ast.Word) else _text(ast.Part((a,), None, None, None, a.span))
+                             for a in rest)
+            raise ArchError(f"unexpected '{extra}' after '{first.text}'", rest[0].span,
+                            hint=f"'{first.text}' is a whole layer; separate layers with ','")
         if m := _CONV_WORD.match(word):
             return Layer("conv", {"kernel": (int(m[1]), int(m[1])), "out_channels": int(m[2])}, span)
         if m := _FC_WORD.match(word):
