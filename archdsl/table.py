@@ -231,6 +231,7 @@ def _read_grid(text: str) -> list[list[str]]:
     return rows
 
 
+_FIGURE = re.compile(r"[\d.,]+(?:\s*×\s*10[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)?\s*[KMGT]?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*$")
 _KEYWORDS = ("network", "input", "classes", "param", "alias", "with", "block")
 
@@ -257,12 +258,22 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
     ncol = len(names)
     specs = [{"stages": [], "footer": {}} for _ in range(ncol)]
     open_cells = [False] * ncol
-    for r in rows:
+    # The footer is the trailing run of FLOPs/params/input/… lines, so a stage that happens
+    # to be called "input" or "with" further up is still a stage.
+    # (input/classes/with/param are keywords, so only FLOPs/params need their numbers).
+    foot_at = len(rows)
+    for i in range(len(rows) - 1, -1, -1):
+        label, size = (rows[i] + ["", ""])[:2]
+        if size or label not in _FOOTER or (label in ("FLOPs", "params") and not all(
+                _FIGURE.fullmatch(c) for c in rows[i][2:] if c)):
+            break
+        foot_at = i
+    for i, r in enumerate(rows):
         spans = ncol > 1 and len(r) == 3 and not any(open_cells)
         r = r + [""] * (2 + ncol - len(r))
         label, size = r[0], r[1]
         descs = [r[2]] * ncol if spans else r[2:2 + ncol]   # 3 cells: one spans every column
-        if label in _FOOTER and not size:
+        if i >= foot_at:
             for s, d in zip(specs, descs):
                 if d or label == "with":
                     s["footer"].setdefault(label, []).append(d)

@@ -10,10 +10,12 @@ from pathlib import Path
 
 def _fmt(args: argparse.Namespace) -> int:
     """Print, check or rewrite specs in canonical form (exit 1 under --check if any differ)."""
-    from .api import read_spec
+    from .api import find_spec, read_spec
     from .fmt import format_spec
     changed = 0
     for spec in args.specs:
+        if not args.in_place and not os.path.exists(spec) and os.sep not in spec:
+            spec = str(find_spec(spec)[0])    # a bundled name: print or check only
         text = read_spec(spec)
         new = format_spec(text, str(spec))
         if args.check:

@@ -191,3 +191,9 @@ def test_fmt_does_not_import_torch():
             "archdsl.table.render_table([archdsl.load(sys.argv[1])]); "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code, SPECS[0]], check=True)
+
+
+def test_cli_formats_a_bundled_name(capsys):
+    assert main(["fmt", "resnet18"]) == 0
+    assert capsys.readouterr().out == format_spec(read(SPECS[SPECS.index(next(
+        p for p in SPECS if p.endswith("/resnet18.arch")))]))

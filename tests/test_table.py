@@ -140,3 +140,13 @@ def test_vgg_table1_as_printed_builds_the_specs():
     assert [g.depth for g in nets] == [11, 11, 13, 16, 16, 19]
     # the paper's Table 2 parameter counts, in millions
     assert [round(totals(g)[0] / 1e6) for g in nets] == [133, 133, 133, 134, 138, 144]
+
+
+def test_stage_named_like_a_footer_row_stays_a_stage():
+    text = ("network odd\ninput 3×8×8\nclasses 2\nwith shortcut B\nFLOPs: 3×3, 4\n"
+            "    3×3 max pool, stride 2\nparams: average pool, 2-d fc\n")
+    g = archdsl.load(text)
+    assert [s.name for s in g.stages] == ["FLOPs", "params"]
+    for fmt in FORMATS:
+        [back] = parse_table(render_table(g, fmt))
+        assert ir_key(back) == ir_key(g)
