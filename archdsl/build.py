@@ -119,6 +119,9 @@ class _Builder:
                     errors.append(ArchError(f"alias '{a.name}' sets unknown parameter '{key}'", span,
                                             hint=suggest(key, list(params), "a parameter")
                                             or "declare it first, e.g. 'param n = 3'"))
+        if not spec.statements:
+            errors.append(ArchError("the spec is empty", Span(self.file, 1, 1),
+                                    hint="a spec needs at least an 'input' line and layer rows"))
         if input_dims is None and not errors:
             errors.append(ArchError("the spec has no input shape", Span(self.file, 1, 1),
                                     hint="add a line like 'input 3×224×224'"))

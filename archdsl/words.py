@@ -216,6 +216,10 @@ class Resolver:
         if phrase in ("fc", "fully connected"):
             raise ArchError("fc without a width", span, hint="write 'FC-4096' or '1000-d fc'")
         candidates = VOCABULARY + list(self.blocks)
+        if part.args is not None and not rest:   # ``basic(16)``: a use of a block never defined
+            raise ArchError(f"unknown block '{first.text}'", first.span,
+                            hint=_suggest(first.text, list(self.blocks), "a block")
+                            or f"define it first, e.g. 'block {first.text}(c) = [3×3, c; 3×3, c]'")
         raise ArchError(f"unknown layer '{_text(part)}'", first.span,
                         hint=_suggest(phrase, candidates, "a layer") or _suggest(word, candidates, "a layer")
                         or "see docs/language.md for the layer words")
