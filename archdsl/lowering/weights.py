@@ -114,7 +114,12 @@ def load_torchvision_weights(model: nn.Module, state_dict: Mapping[str, torch.Te
         new.update((f"{a.prefix}.{k}", t) for k, t in b.tensors.items())
     extra = [f"archdsl layer {a.describe()} has no torchvision counterpart" for a in ours[len(theirs):]]
     extra += [f"torchvision layer {b.describe()} has no archdsl counterpart" for b in theirs[len(ours):]]
-    (loaded.skipped if not strict else problems).extend(extra)
+    # Unpaired layers go first: a layer-count difference (another network) is the root cause
+    # and would otherwise drown below the shape mismatches it induces.
+    if strict:
+        problems[:0] = extra
+    else:
+        loaded.skipped.extend(extra)
     if problems:
         raise WeightMismatch(problems)
     model.load_state_dict(new, strict=strict)
