@@ -78,7 +78,7 @@ def load(spec: str | os.PathLike, alias: str | None = None, **params: Any) -> Gr
     text, file = _source(spec)
     if file is not None and file.endswith((".yaml", ".yml")):
         from .irio import graph_from_yaml
-        return graph_from_yaml(text)
+        return graph_from_yaml(text, file)
     if file is None:
         if "\n" not in str(spec) and not str(spec).strip().startswith(("network", "input")):
             path, found_alias = find_spec(str(spec))

@@ -55,6 +55,8 @@ class _State:
     input_shape: tuple[int, ...]
     nodes: list[Node] = field(default_factory=list)
     errors: list[ArchError] = field(default_factory=list)
+    # (stage, base name or "block") -> how many placed so far; numbering without rescanning
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class _Builder:
@@ -250,15 +252,15 @@ class _Builder:
             raise ArchError(f"the network expands to more than {MAX_NODES:,} layers", layer.span,
                             hint="reduce the repeat counts")
         if layer.kind == "block":
-            j = sum(1 for n in state.nodes if n.stage == sname and n.block and n.local_name == "conv1"
-                    and n.role == "main")
+            j = state.counters.get((sname, "block"), 0)
+            state.counters[(sname, "block")] = j + 1
             self._block(layer, rep, f"{sname}.{j}", sname, s, state, first_in_stage, st)
             return
         units = _units(layer, s, is_classifier)
         counts = _stage_counts(layers, s)
         for u in units:
-            k = sum(1 for n in state.nodes if n.stage == sname and n.block is None
-                    and _BASE.get(n.op) == u.base) + 1
+            k = state.counters.get((sname, u.base), 0) + 1
+            state.counters[(sname, u.base)] = k
             local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"
             self._emit(u, f"{sname}.{local}", sname, None, "main", (state.src,), state, rep)
 
