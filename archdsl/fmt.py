@@ -81,10 +81,6 @@ def statement_text(st) -> str:
     raise TypeError(f"not a statement: {st!r}")
 
 
-def _body_text(item) -> str:
-    return statement_text(item)
-
-
 # ---- layout ---------------------------------------------------------------------------
 def _end(span) -> int:
     return span.end_line or span.line
@@ -104,7 +100,7 @@ def _units(spec: ast.Spec) -> list[tuple[str, int, int]]:
         body = list(st.body)
         if st.name is None and st.size is None:
             for item in body:
-                units.append((_body_text(item), item.span.line, _end(item.span)))
+                units.append((statement_text(item), item.span.line, _end(item.span)))
             continue
         name = st.name.text if st.name else ""
         size = atom_text(st.size) if st.size else ""
@@ -116,11 +112,11 @@ def _units(spec: ast.Spec) -> list[tuple[str, int, int]]:
         if body and isinstance(body[0], ast.Row) and body[0].span.line == st.span.line:
             item = body.pop(0)
             last = max(last, _end(item.span))
-            units.append((f"{head:<{head_w}} {_body_text(item)}", first, last))
+            units.append((f"{head:<{head_w}} {statement_text(item)}", first, last))
         else:
             units.append((head, first, last))
         for item in body:
-            units.append((" " * (head_w + 1) + _body_text(item), item.span.line, _end(item.span)))
+            units.append((" " * (head_w + 1) + statement_text(item), item.span.line, _end(item.span)))
     return units
 
 

@@ -72,6 +72,9 @@ def _expand_bracket(b: ast.Bracket, env: dict, blocks: dict) -> ast.Bracket:
 
 def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[str]]]:
     """One network as ``[(stage name, size, [rows])]`` plus its footer cells."""
+    if not g.source.strip():
+        raise ArchError(f"network '{g.name}' carries no spec text to tabulate",
+                        Span(g.file, 1, 1), hint="load it from its .arch spec")
     spec = parse(g.source, g.file)
     env = dict(g.params)
     blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}

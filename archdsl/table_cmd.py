@@ -54,7 +54,9 @@ def _table(args: argparse.Namespace) -> int:
     """Render one paper-style table for the given specs (one column per spec)."""
     from .api import load
     from .table import render_table
-    graphs = [load(s) for s in args.specs]
+    from .report_cmd import parse_define
+    params = dict(parse_define(d) for d in args.define)
+    graphs = [load(s, **params) for s in args.specs]
     sys.stdout.write(render_table(graphs, args.format))
     return 0
 
@@ -70,4 +72,6 @@ def add_table_parsers(sub) -> None:
     p = sub.add_parser("table", help="print a paper-style architecture table (torch-free)")
     p.add_argument("specs", nargs="+", help="spec files or bundled names (one column each)")
     p.add_argument("--format", "-f", choices=("text", "markdown", "latex"), default="text")
+    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
+                   help="set a family parameter for every spec (e.g. -D n=9)")
     p.set_defaults(func=_table)

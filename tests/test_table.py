@@ -150,3 +150,18 @@ def test_stage_named_like_a_footer_row_stays_a_stage():
     for fmt in FORMATS:
         [back] = parse_table(render_table(g, fmt))
         assert ir_key(back) == ir_key(g)
+
+
+def test_cli_table_with_a_family_parameter(capsys):
+    assert main(["table", "resnet-cifar", "-D", "n=9"]) == 0
+    out = capsys.readouterr().out
+    [g] = parse_table(out)
+    assert ir_key(g) == ir_key(archdsl.load("resnet-cifar", n=9))
+    assert g.name == "resnet56" and g.param("n") == 9
+
+
+def test_a_graph_without_source_is_refused():
+    import dataclasses
+    g = dataclasses.replace(archdsl.load("resnet18"), source="")
+    with pytest.raises(ArchError, match="no spec text"):
+        render_table(g)
