@@ -499,6 +499,10 @@ def _check_override(key: str, value: Any, default: Any) -> Any:
         raise ArchError(f"-D {key} must be {kind}", span)
     if isinstance(default, list) and len(value) != len(default):
         raise ArchError(f"-D {key} needs {len(default)} values, not {len(value)}", span)
+    for v in (value if isinstance(value, (list, tuple)) else [value]):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (
+                float("inf"), float("-inf")):
+            raise ArchError(f"-D {key} must be a number, not {v!r}", span)
     return list(value) if isinstance(value, (list, tuple)) else value
 
 

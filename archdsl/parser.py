@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken,
+                             VisitError)
 
 from . import syntax as ast
 from .errors import ArchError, Span
@@ -43,7 +44,12 @@ def parse(text: str, file: str = "<spec>") -> ast.Spec:
         tree = _lark().parse(text_n)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, file) from None
-    statements = _ToAst(file).transform(tree)
+    try:
+        statements = _ToAst(file).transform(tree)
+    except VisitError as exc:   # lark wraps errors raised by the transformer
+        if isinstance(exc.orig_exc, ArchError):
+            raise exc.orig_exc.with_source(text) from None
+        raise
     return ast.Spec(tuple(_group_stages(statements, file)), file, text)
 
 

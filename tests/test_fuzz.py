@@ -1,0 +1,129 @@
+"""Fuzzing the front end: whatever the text, ``parse`` + ``build`` either succeed or raise
+:class:`ArchError` (located, renderable). Nothing else may escape."""
+import re
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from archdsl.build import build
+from archdsl.errors import ArchError, ArchErrors
+from archdsl.parser import parse
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
+TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}
+FUZZ = settings(deadline=None, max_examples=400, suppress_health_check=list(HealthCheck))
+
+
+def compile_text(text: str, params=None) -> None:
+    try:
+        g = build(parse(text, "fuzz.arch"), params or {})
+    except ArchError as e:
+        rendered = e.render()
+        assert "error:" in rendered
+        for err in (e.errors if isinstance(e, ArchErrors) else (e,)):
+            assert err.message
+            if err.span is not None and err.span.file == "fuzz.arch":
+                assert err.span.line >= 1 and err.span.col >= 1
+                assert err.span.line <= text.count("\n") + 2
+        return
+    assert g.nodes and g.output_shape
+
+
+ALPHABET = st.sampled_from(list("abcdefgxXz×*0123456789 ,;:[]()=-_.#\n\t")
+                           + ["conv3-64", "FC-4096", "3×3", "64", " ×2", " x 2", "3x3",
+                              "max pool", "stride 2", "padding 1", "groups 2", "[", "]", "\n",
+                              "network n\n", "input 3×32×32\n", "classes 10\n", "with shortcut A\n",
+                              "block b(c) = ", "param n = 3\n", "alias m: n = 2\n", "1000-d fc",
+                              "average pool", "soft-max", "LRN(k=2)", "dropout 0.5", "é", "\u00a0",
+                              "\ufeff", "→", "\r\n", "\\\n"])
+
+
+@FUZZ
+@given(st.text(max_size=200))
+def test_random_unicode_text(text):
+    compile_text(text)
+
+
+@FUZZ
+@given(st.lists(ALPHABET, max_size=60).map("".join))
+def test_random_token_soup(text):
+    compile_text(text)
+
+
+@FUZZ
+@given(st.lists(ALPHABET, max_size=30).map("".join))
+def test_valid_prefix_then_soup(tail):
+    compile_text("network f\ninput 3×32×32\nclasses 10\nconv1 32×32: " + tail)
+
+
+TOKEN = re.compile(r"\s+|[\[\](),;:=*]|[^\s\[\](),;:=*]+")
+
+
+def tokens(text):
+    return TOKEN.findall(text)
+
+
+@st.composite
+def mutated_spec(draw):
+    name = draw(st.sampled_from(sorted(TEXTS)))
+    text = TEXTS[name]
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["del_tok", "dup_tok", "swap_tok", "del_chr", "dup_chr",
+                                     "swap_chr", "number", "insert"]))
+        if kind.endswith("_tok"):
+            toks = tokens(text)
+            if len(toks) < 2:
+                continue
+            i = draw(st.integers(0, len(toks) - 1))
+            if kind == "del_tok":
+                del toks[i]
+            elif kind == "dup_tok":
+                toks.insert(i, toks[i])
+            else:
+                j = draw(st.integers(0, len(toks) - 1))
+                toks[i], toks[j] = toks[j], toks[i]
+            text = "".join(toks)
+        elif kind == "number":
+            nums = list(re.finditer(r"\d+(?:\.\d+)?", text))
+            if not nums:
+                continue
+            m = draw(st.sampled_from(nums))
+            new = draw(st.sampled_from(["0", "1", "2", "3", "7", "13", "999999", "0.5", "1e9",
+                                        "-1", "00", str(int(float(m[0])) + 1)]))
+            text = text[:m.start()] + new + text[m.end():]
+        elif len(text) > 1:
+            i = draw(st.integers(0, len(text) - 1))
+            if kind == "del_chr":
+                text = text[:i] + text[i + 1:]
+            elif kind == "dup_chr":
+                text = text[:i] + text[i] + text[i:]
+            elif kind == "swap_chr":
+                j = draw(st.integers(0, len(text) - 1))
+                a, b = sorted((i, j))
+                if a != b:
+                    text = text[:a] + text[b] + text[a + 1:b] + text[a] + text[b + 1:]
+            else:
+                text = text[:i] + draw(ALPHABET) + text[i:]
+    return text
+
+
+@FUZZ
+@given(mutated_spec())
+def test_mutated_specs(text):
+    compile_text(text)
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(sorted(TEXTS)), st.dictionaries(
+    st.sampled_from(["n", "depths", "classes", "width", "c"]),
+    st.one_of(st.integers(-3, 300), st.just(0), st.floats(allow_nan=True),
+              st.lists(st.integers(-1, 40), max_size=5), st.text(max_size=4)), max_size=2))
+def test_random_overrides(name, params):
+    compile_text(TEXTS[name], params)
+
+
+def test_every_spec_compiles_unmutated():
+    """The mutation tests start from valid text: the harness itself accepts every spec."""
+    for name, text in TEXTS.items():
+        g = build(parse(text, name), {})
+        assert g.depth > 0
