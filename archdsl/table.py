@@ -85,8 +85,13 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
         elif isinstance(st, ast.Stage):
             rows = []
             for item in st.body:
-                text = parts_text(_expand_part(p, env, blocks) for p in item.parts)
-                rows.append(("with " + text) if isinstance(item, ast.With) else text)
+                parts = [_expand_part(p, env, blocks) for p in item.parts]
+                if isinstance(item, ast.With):
+                    rows.append(["with " + parts_text(parts)])
+                elif len(parts) == 1 and parts[0].bracket is not None:
+                    rows.append(_stack(parts[0]))
+                else:
+                    rows.append([parts_text(parts)])
             stages.append((st.name.text if st.name else "", atom_text(st.size) if st.size else "", rows))
     from .count import count
     total = count(g, convention="paper").total
@@ -95,6 +100,14 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
               "with": [", ".join(withs)],
               "param": [f"{k} = {_pv(v)}" for k, v in g.params if k != "classes"]}
     return stages, footer
+
+
+def _stack(p: ast.Part) -> list[str]:
+    """A bracket part as the papers print it: one entry per line, ``×N`` after the last."""
+    lines = [parts_text(e) for e in p.bracket.entries]
+    lines = ["[" + lines[0]] + [" " + l for l in lines[1:]]
+    lines[-1] += "]" + (" ×" + atom_text(p.repeat) if p.repeat is not None else "")
+    return lines
 
 
 def _pv(v) -> str:
@@ -109,8 +122,9 @@ def _sci(x: int) -> str:
     return f"{x / 10 ** e:.1f}×10{str(e).translate(_SUP)}"
 
 
-def _grid(graphs: list[Graph]) -> list[list[str]]:
-    """The table as a list of lines of cells: name, size, one description per network."""
+def _grid(graphs: list[Graph], stacked: bool = False) -> list[list[str]]:
+    """The table as a list of lines of cells: name, size, one description per network.
+    ``stacked`` prints bracketed blocks over several lines, one layer each."""
     if not graphs:
         raise ArchError("a table needs at least one network", Span("<table>", 1, 1))
     cols = [_column(g) for g in graphs]
@@ -126,8 +140,11 @@ def _grid(graphs: list[Graph]) -> list[list[str]]:
     for key in order:
         cells = [next((rows for n, s, rows in stages if (n, s) == key), []) for stages, _ in cols]
         for i in range(max(1, max(len(c) for c in cells))):
-            grid.append(([key[0], key[1]] if i == 0 else ["", ""]) +
-                        [c[i] if i < len(c) else "" for c in cells])
+            lines = [(c[i] if stacked else ["; ".join(l.strip() for l in c[i])])
+                     if i < len(c) else [] for c in cells]
+            for k in range(max(1, max(len(l) for l in lines))):
+                grid.append(([key[0], key[1]] if i == k == 0 else ["", ""]) +
+                            [l[k] if k < len(l) else "" for l in lines])
     for label in _FOOTER:
         cells = [footer[label] for _, footer in cols]
         if not any(any(c) for c in cells):
@@ -138,10 +155,12 @@ def _grid(graphs: list[Graph]) -> list[list[str]]:
 
 
 # ---- rows -> text ---------------------------------------------------------------------
-def render_table(graphs: Graph | list[Graph], format: str = "text") -> str:
+def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: bool = False) -> str:
     """A paper-style table of one or several networks (one description column each).
 
-    ``format`` is ``"text"`` (aligned, ``|``-separated), ``"markdown"`` or ``"latex"``.
+    ``format`` is ``"text"`` (aligned, ``|``-separated), ``"markdown"`` or ``"latex"``;
+    ``stacked`` prints each bracketed block over several lines as the papers do (otherwise
+    ``[3×3, 64; 3×3, 64] ×2`` on one line).
     The output round-trips through :func:`parse_table`.
     """
     if isinstance(graphs, Graph):
@@ -149,7 +168,7 @@ def render_table(graphs: Graph | list[Graph], format: str = "text") -> str:
     if format not in FORMATS:
         raise ArchError(f"unknown table format '{format}'", Span("<table>", 1, 1),
                         hint=f"choose one of {', '.join(FORMATS)}")
-    grid = _grid(list(graphs))
+    grid = _grid(list(graphs), stacked)
     if format == "text":
         widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
         def line(r):

@@ -57,7 +57,7 @@ def _table(args: argparse.Namespace) -> int:
     from .report_cmd import parse_define
     params = dict(parse_define(d) for d in args.define)
     graphs = [load(s, **params) for s in args.specs]
-    sys.stdout.write(render_table(graphs, args.format))
+    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked))
     return 0
 
 
@@ -72,6 +72,8 @@ def add_table_parsers(sub) -> None:
     p = sub.add_parser("table", help="print a paper-style architecture table (torch-free)")
     p.add_argument("specs", nargs="+", help="spec files or bundled names (one column each)")
     p.add_argument("--format", "-f", choices=("text", "markdown", "latex"), default="text")
+    p.add_argument("--stacked", action="store_true",
+                   help="print bracketed blocks one layer per line, as the papers do")
     p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
                    help="set a family parameter for every spec (e.g. -D n=9)")
     p.set_defaults(func=_table)

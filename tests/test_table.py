@@ -27,11 +27,12 @@ def totals(g):
     return t.params, t.macs
 
 
+@pytest.mark.parametrize("stacked", [False, True], ids=["inline", "stacked"])
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("path", SPECS, ids=os.path.basename)
-def test_every_spec_round_trips_through_its_table(path, fmt):
+def test_every_spec_round_trips_through_its_table(path, fmt, stacked):
     g = archdsl.load(path)
-    [back] = parse_table(render_table(g, fmt))
+    [back] = parse_table(render_table(g, fmt, stacked=stacked))
     assert ir_key(back) == ir_key(g)
 
 
@@ -42,8 +43,16 @@ def test_every_spec_round_trips_through_its_table(path, fmt):
                          ids=["resnet", "vgg", "cifar", "mixed", "mixed2"])
 def test_multi_column_tables_round_trip(family, fmt):
     graphs = [archdsl.load(n) for n in family]
-    back = parse_table(render_table(graphs, fmt))
-    assert [ir_key(b) for b in back] == [ir_key(g) for g in graphs]
+    for stacked in (False, True):
+        back = parse_table(render_table(graphs, fmt, stacked=stacked))
+        assert [ir_key(b) for b in back] == [ir_key(g) for g in graphs]
+
+
+def test_stacked_brackets_look_like_the_paper():
+    lines = render_table([archdsl.load("resnet18"), archdsl.load("resnet50")], stacked=True).splitlines()
+    i = next(k for k, l in enumerate(lines) if l.startswith("conv3_x"))
+    cells = [[c.strip() for c in l.split("|")][2:] for l in lines[i:i + 3]]
+    assert cells == [["[3×3, 128", "[1×1, 128"], ["3×3, 128] ×2", "3×3, 128"], ["", "1×1, 512] ×4"]]
 
 
 def test_resnet_table_looks_like_the_paper():
