@@ -4,8 +4,9 @@ Canonical form: lower-case keywords, ``×`` in sizes and repeats, ``, `` between
 ``; `` between bracket entries (one line per bracket), stage headers aligned in two
 columns (name left, size right) with every stage's rows starting in one column.
 Comments are kept: full-line comments stay above the statement that followed them,
-end-of-line comments stay at the end of their statement's line; runs of blank lines
-collapse to one. Formatting is idempotent and never changes the IR.
+end-of-line comments stay at the end of their statement's line (comments inside a
+multi-line bracket or a ``\\``-continued row join the end of its now single line); runs of
+blank lines collapse to one. Formatting is idempotent and never changes the IR.
 """
 from __future__ import annotations
 
