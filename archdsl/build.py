@@ -5,6 +5,8 @@ several wrong declared sizes) and raised together; see :func:`archdsl.errors.col
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,10 @@ class _Builder:
         seen: dict[str, Span] = {}
         for i, st in enumerate(stages):
             sname = self._stage_name(st, i, len(stages), seen, errors)
+            if st.size is not None and (len(st.size.values) != 2 or min(st.size.values) < 1):
+                errors.append(ArchError(f"a stage's output size is height×width, like 56×56, not "
+                                        f"{'×'.join(map(str, st.size.values))}", st.size.span))
+                st = dataclasses.replace(st, size=None)   # go on without it
             s = settings
             layers: list[Layer] = []
             for item in st.body:
