@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from .count import count
 from .errors import ArchError
+from .atomic import write_text
 from .ir import Graph
 from .irio import graph_to_yaml
 from .report_cmd import parse_define
@@ -27,17 +26,8 @@ EXPORTS = ("pt2", "onnx")
 
 
 def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file beside it and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically (see :mod:`archdsl.atomic`)."""
+    return write_text(path, text)
 
 
 def report_dict(graph: Graph) -> dict[str, Any]:

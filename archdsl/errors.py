@@ -5,7 +5,7 @@ words, shape mismatches, bad parameters. The CLI prints it and exits 2.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)

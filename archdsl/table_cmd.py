@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from .atomic import write_text
 
 
 def _fmt(args: argparse.Namespace) -> int:
@@ -24,30 +25,11 @@ def _fmt(args: argparse.Namespace) -> int:
                 print(f"would reformat {spec}", file=sys.stderr)
         elif args.in_place:
             if new != text:
-                _write_atomic(Path(spec), new)
+                write_text(Path(spec), new)
                 print(f"reformatted {spec}", file=sys.stderr)
         else:
             sys.stdout.write(new)
     return 1 if changed else 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and os.replace (never half a file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        try:
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _table(args: argparse.Namespace) -> int:

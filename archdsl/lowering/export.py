@@ -6,12 +6,12 @@ without it :class:`ExportUnavailable` says what to install.
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from ..atomic import atomic_path
 
 FORMATS = {"pt2": ".pt2", "onnx": ".onnx"}
 
@@ -31,14 +31,6 @@ def export_program(model: nn.Module, batch: int = 1) -> "torch.export.ExportedPr
     return torch.export.export(model, (example_input(model, batch),))
 
 
-def _temp_beside(path: Path) -> Path:
-    # keep the real suffix last: torch.export.save warns about archives not ending in .pt2
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def check_available(fmt: str) -> None:
     """Raise :class:`ExportUnavailable` (or ValueError) unless ``fmt`` can be written here."""
     if fmt not in FORMATS:
@@ -52,8 +44,7 @@ def export_model(model: nn.Module, path: str | Path, fmt: str) -> Path:
     (a temporary file in the same directory, then ``os.replace``)."""
     check_available(fmt)
     path = Path(path)
-    tmp = _temp_beside(path)
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "pt2":
             torch.export.save(export_program(model), str(tmp))
         else:
@@ -61,8 +52,4 @@ def export_model(model: nn.Module, path: str | Path, fmt: str) -> Path:
             dynamo = importlib.util.find_spec("onnxscript") is not None
             torch.onnx.export(model, (example_input(model),), str(tmp), dynamo=dynamo,
                               input_names=["images"], output_names=["logits"])
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

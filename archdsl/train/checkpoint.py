@@ -8,14 +8,14 @@ loads with ``torch.load(weights_only=True)`` — no pickled code is ever execute
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from ..atomic import atomic_path
 
 from archdsl.train.errors import TrainError
 
@@ -54,21 +54,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` atomically: a temp file in the same directory, fsync, os.replace —
     a crash mid-write leaves the previous checkpoint intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **payload}, tmp)
 
 
 def load(path: str | Path, spec_text: str | None = None, params: dict | None = None) -> dict[str, Any]:
