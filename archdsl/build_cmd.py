@@ -112,15 +112,9 @@ def _run_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m archdsl.build_cmd SPEC …``: the command on its own, errors -> exit 2."""
-    parser = argparse.ArgumentParser(prog="archdsl")
-    add_build_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["build", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except ArchError as e:
-        print(e.render(), file=sys.stderr)
-        return 2
+    """``python -m archdsl.build_cmd SPEC …``: the same as ``archdsl build SPEC …``."""
+    from .cli import main as cli_main
+    return cli_main(["build", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

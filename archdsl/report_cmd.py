@@ -124,15 +124,9 @@ def _write(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m archdsl.report_cmd SPEC …``: the command on its own, errors -> exit 2."""
-    parser = argparse.ArgumentParser(prog="archdsl")
-    add_report_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except ArchError as e:
-        print(e.render(), file=sys.stderr)
-        return 2
+    """``python -m archdsl.report_cmd SPEC …``: the same as ``archdsl report SPEC …``."""
+    from .cli import main as cli_main
+    return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
