@@ -228,9 +228,22 @@ def test_doc_example(i):
     if re.search(r"^input ", block, re.M):
         g = archdsl.load(block)
         assert g.nodes
-    else:   # a fragment: rows shown side by side; each stage has layers
+    else:   # a fragment: rows shown side by side; each row builds on some typical input
+        lines = block.splitlines()
         for st in (s for s in spec.statements if isinstance(s, ast.Stage)):
-            assert st.body and st.body[0].parts
+            rows = "\n".join(lines[st.span.line - 1: st.body[-1].span.end_line])
+            errors = []
+            for shape in FRAGMENT_INPUTS:
+                try:
+                    archdsl.load(f"network frag\ninput {shape}\n{rows}\n")
+                    break
+                except ArchError as e:
+                    errors.append(e.render())
+            else:
+                pytest.fail(f"{rows!r} builds on none of {FRAGMENT_INPUTS}: {errors[0]}")
+
+
+FRAGMENT_INPUTS = ["3×224×224", "3×227×227", "64×56×56", "96×27×27", "4096×1×1", "512×7×7"]
 
 
 def test_doc_mentions_every_vocabulary_word():
