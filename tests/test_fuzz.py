@@ -11,7 +11,7 @@ from archdsl.parser import parse
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}
-FUZZ = settings(deadline=None, max_examples=400, suppress_health_check=list(HealthCheck))
+FUZZ = settings(deadline=None, max_examples=500, suppress_health_check=list(HealthCheck))
 
 
 def compile_text(text: str, params=None) -> None:
@@ -113,7 +113,7 @@ def test_mutated_specs(text):
     compile_text(text)
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, max_examples=300, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(sorted(TEXTS)), st.dictionaries(
     st.sampled_from(["n", "depths", "classes", "width", "c"]),
     st.one_of(st.integers(-3, 300), st.just(0), st.floats(allow_nan=True),
