@@ -237,3 +237,33 @@ def test_node_spans_point_at_their_source():
     p = [n for n in g.nodes if n.op == "maxpool"][0]
     assert (p.span.line, p.span.col) == (4, 16)
     assert (p.span.end_line, p.span.end_col) == (4, 28)
+
+
+# ---- regressions for front-end fixes --------------------------------------------------------
+def test_repeat_after_channel_count():
+    g = net("s: 3×3, 64 ×2, 3×3, 32, stride 2 ×2", input="3×16×16")
+    assert [n.shape for n in convs(g)] == [(64, 16, 16), (64, 16, 16), (32, 8, 8), (32, 8, 8)]
+    assert [a(n)["stride"] for n in convs(g)][2:] == [(2, 2), (1, 1)]
+
+
+def test_stage_level_with_applies_to_its_stage_only():
+    g = net("s1 8×8: [3×3, 4; 3×3, 4]\ns2 4×4:\n  with shortcut A\n  [3×3, 8; 3×3, 8]\n"
+            "s3 2×2: [3×3, 16; 3×3, 16]", input="4×8×8")
+    assert [n.stage for n in g.nodes if n.op == "pad_shortcut"] == ["s2"]
+    assert [n.stage for n in g.nodes if n.op == "conv" and n.role != "main"] == ["s3"]
+
+
+def test_header_errors_are_arch_errors():
+    with pytest.raises(ArchError, match="stage header"):
+        net("c 3×3×3: 3×3, 4", input="3×8×8")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "x", None])
+def test_bad_override_values(value):
+    with pytest.raises(ArchError, match="must be a number"):
+        load("network t\ninput 3×8×8\nparam n = 1\ns: 3×3, 4 ×n\n", n=value)
+
+
+def test_zero_stage_size():
+    with pytest.raises(ArchError, match="height×width"):
+        net("c 0×8: 3×3, 4", input="3×8×8")
