@@ -200,7 +200,7 @@ class _Builder:
         state = _State("input", tuple(input_dims), tuple(input_dims))
         out_stages = []
         for st, s, layers, sname in resolved:
-            first = len(state.nodes)
+            first, errors_before = len(state.nodes), len(state.errors)
             for idx, layer in enumerate(layers):
                 for rep in range(layer.repeat):
                     self._place(layer, rep, idx == 0, st, sname, s, state, layer is classifier,
@@ -209,7 +209,8 @@ class _Builder:
             if not names:
                 state.errors.append(ArchError(f"stage '{sname}' has no layers", st.span))
                 continue
-            self._check_declared(st, sname, state)
+            if len(state.errors) == errors_before:   # a size mismatch after a layer error is its echo
+                self._check_declared(st, sname, state)
             out_stages.append(Stage(sname, st.size.values if st.size else None, names, st.span))
         collect(state.errors)
         return Graph(name=name, input_shape=tuple(input_dims), num_classes=int(classes or 0),
