@@ -150,3 +150,18 @@ def test_alexnet_groups_and_sizes():
 def test_unknown_name_is_arch_error():
     with pytest.raises(archdsl.errors.ArchError, match="resnet"):
         archdsl.load("resnet51")
+
+
+def test_vgg_variants():
+    assert [n.op for n in archdsl.load("vgg-a-lrn").nodes].count("lrn") == 1
+    assert "lrn" not in {n.op for n in archdsl.load("vgg-a").nodes}
+    bn = archdsl.load("vgg11-bn")
+    assert sum(1 for n in bn.nodes if n.op == "bn") == 8
+    c = archdsl.load("vgg-c")   # configuration C: three 1×1 convs (conv1-256, conv1-512 ×2)
+    assert sum(1 for n in c.nodes if n.op == "conv" and attr(n, "kernel") == (1, 1)) == 3
+
+
+@pytest.mark.parametrize("name", ["plain18", "plain34", "plain-cifar"])
+def test_plain_nets_have_no_shortcuts(name):
+    g = archdsl.load(name)
+    assert not [n for n in g.nodes if n.op in ("add", "pad_shortcut") or n.role != "main"]
