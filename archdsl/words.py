@@ -57,7 +57,9 @@ class Resolver:
             if atom.text in scope:
                 return scope[atom.text]
             raise ArchError(f"unknown name '{atom.text}' where a {what} was expected", atom.span,
-                            hint=_suggest(atom.text, list(scope), "a parameter"))
+                            hint=_suggest(atom.text, list(scope), "a parameter")
+                            or (f"known names: {', '.join(scope)}" if scope
+                                else f"declare it first, e.g. 'param {atom.text} = 2'"))
         if isinstance(atom, ast.Index):
             seq = scope.get(atom.name)
             if seq is None:
