@@ -1,0 +1,13 @@
+"""The bundled specs are in canonical form: `archdsl fmt --check specs/*.arch` passes."""
+from pathlib import Path
+
+from archdsl.fmt import format_spec
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
+
+
+def test_every_bundled_spec_is_canonical():
+    assert SPECS
+    not_canonical = [p.name for p in SPECS
+                     if format_spec(p.read_text(encoding="utf-8")) != p.read_text(encoding="utf-8")]
+    assert not_canonical == []
