@@ -5,10 +5,10 @@ Trains four networks with the same budget and plots training error (dashed) and 
 plain net trains *worse* than the shallower one, while the deeper ResNet does not.
 
     python examples/degradation.py --depths 3 9 --steps 300 --out runs/degradation
-    python examples/degradation.py --specs      # once specs/{plain,resnet}-cifar.arch lower
+    python examples/degradation.py --testnets   # hand-written nets instead of the specs
 
-The model factory maps (kind, n) to a spec and its -D parameters; by default the built-in
-hand-written test nets, with --specs the project's spec files.
+The model factory maps (kind, n) to a spec and its -D parameters; by default the project's
+specs/{plain,resnet}-cifar.arch, with --testnets the hand-written test nets (a cross-check).
 """
 from __future__ import annotations
 
@@ -81,12 +81,13 @@ def main() -> None:
     ap.add_argument("--depths", type=int, nargs=2, default=[3, 9], help="n values (6n+2 layers)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--size", type=int, default=16, help="input side digits are upsampled to")
-    ap.add_argument("--specs", action="store_true", help="use specs/{plain,resnet}-cifar.arch")
+    ap.add_argument("--testnets", action="store_true",
+                    help="use the hand-written test nets instead of specs/{plain,resnet}-cifar.arch")
     ap.add_argument("--out", type=Path, default=Path("runs/degradation"))
     args = ap.parse_args()
     if args.out.exists():
         raise SystemExit(f"{args.out} exists; choose another --out")
-    curves = run(spec_factory if args.specs else testnet_factory, args.depths, args.steps, args.size, args.out)
+    curves = run(testnet_factory if args.testnets else spec_factory, args.depths, args.steps, args.size, args.out)
     print("wrote", plot(curves, args.out / "degradation.png"))
 
 
