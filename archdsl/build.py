@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import expand
+from . import params as fam
 from . import settings as cfg
 from . import syntax as ast
 from .errors import ArchError, Span, collect
 from .ir import Graph, Node, Stage, attrs as mkattrs
-from .ops import OPS, ShapeError, window_output
+from .ops import OPS, ShapeError
 from .words import Layer, Resolver, suggest
 
 MAX_NODES = 2_000_000  # hard ceiling on expansion, far beyond ResNet-1202's ~7,000 nodes
@@ -32,21 +34,6 @@ def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | 
         return _Builder(spec).run(dict(overrides or {}), alias)
     except ArchError as e:
         raise e.with_source(spec.source)
-
-
-_BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "pool",
-         "avgpool": "pool", "gap": "pool", "adaptive_avgpool": "pool", "flatten": "flatten",
-         "fc": "fc", "dropout": "dropout", "softmax": "softmax"}
-
-
-@dataclass
-class _Unit:
-    """A node still to be placed: op, attributes known before shapes, base name, span."""
-    op: str
-    attrs: dict[str, Any]
-    span: Span
-    base: str
-    layer: Layer | None = None
 
 
 @dataclass
@@ -104,7 +91,7 @@ class _Builder:
                     if st.name in params:
                         raise ArchError(f"parameter '{st.name}' is defined twice", st.span,
                                         notes=(("first defined here", param_spans[st.name]),))
-                    params[st.name] = _pvalue(st.value)
+                    params[st.name] = fam.pvalue(st.value)
                     param_spans[st.name] = st.span
                 elif isinstance(st, ast.Alias):
                     aliases[st.name] = st
@@ -145,7 +132,7 @@ class _Builder:
                 if key not in params:
                     raise ArchError(f"alias sets unknown parameter '{key}'", span,
                                     hint=suggest(key, list(params), "a parameter"))
-                params[key] = _pvalue(value)
+                params[key] = fam.pvalue(value)
             name = alias
         unknown = [k for k in overrides if k not in params]
         if unknown:
@@ -155,9 +142,9 @@ class _Builder:
                             or (f"this spec's parameters: {', '.join(params)}" if params
                                 else "this spec has no parameters"))
         for k, v in overrides.items():
-            params[k] = _check_override(k, v, params[k])
+            params[k] = fam.check_override(k, v, params[k])
         if overrides and alias is None:
-            name = _member_name(name, params, defaults, aliases)
+            name = fam.member_name(name, params, defaults, aliases)
         classes = params.get("classes")
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 
@@ -263,15 +250,15 @@ class _Builder:
             state.counters[(sname, "block")] = j + 1
             self._block(layer, rep, f"{sname}.{j}", sname, s, state, first_in_stage, st)
             return
-        units = _units(layer, s, is_classifier)
-        counts = _stage_counts(layers, s)
+        units = expand.units(layer, s, is_classifier)
+        counts = expand.stage_counts(layers, s)
         for u in units:
             k = state.counters.get((sname, u.base), 0) + 1
             state.counters[(sname, u.base)] = k
             local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"
             self._emit(u, f"{sname}.{local}", sname, None, "main", (state.src,), state, rep)
 
-    def _emit(self, u: _Unit, name, sname, block, role, inputs, state: _State, rep=0) -> Node | None:
+    def _emit(self, u: expand.Unit, name, sname, block, role, inputs, state: _State, rep=0) -> Node | None:
         a = dict(u.attrs)
         in_shapes = [state.shape if i == state.src else self._shape_of(i, state) for i in inputs]
         shape = in_shapes[0]
@@ -291,14 +278,14 @@ class _Builder:
             a["channels"] = shape[0]
         elif u.op == "fc":
             if len(shape) == 3 and shape[1:] == (1, 1):
-                flat = _Unit("flatten", {}, u.span, "flatten")
+                flat = expand.Unit("flatten", {}, u.span, "flatten")
                 # A 1×1 map before an fc is flattened implicitly, as the papers imply.
                 self._emit(flat, _sibling(name, "flatten", state), sname, block, role, inputs, state)
                 inputs = (state.src,)
                 shape = state.shape
             a["in_features"] = shape[0] if len(shape) == 1 else 0
         elif u.op in ("maxpool", "avgpool") and "padding" not in a:
-            a["padding"] = _pool_padding(shape, a["kernel"], a["stride"])
+            a["padding"] = expand.pool_padding(shape, a["kernel"], a["stride"])
         try:
             if u.op == "fc" and len(shape) != 1:
                 raise ShapeError(f"fully connected layer after an unflattened "
@@ -307,7 +294,7 @@ class _Builder:
             out = OPS[u.op].infer(a, in_shapes if u.op == "add" else [shape])
         except ShapeError as e:
             state.errors.append(ArchError(e.message, u.span, hint=e.hint))
-            out = _fallback(u.op, a, shape)
+            out = expand.fallback(u.op, a, shape)
             if out is None:
                 collect(state.errors)
         node = Node(name, u.op, tuple(inputs), mkattrs(**a), tuple(out), u.span, sname, block, role)
@@ -334,7 +321,7 @@ class _Builder:
             if "stride" in layer.explicit:
                 stride = layer.attrs["stride"][0]
             elif first and st.size is not None:
-                stride = _implied_stride(in_shape[1], st.size.values[0])
+                stride = expand.implied_stride(in_shape[1], st.size.values[0])
         k = len(layer.entries)
         target = 0
         if s.stride_on is not None:
@@ -352,15 +339,15 @@ class _Builder:
             if "depth" in entry.attrs:
                 a["depth"] = entry.attrs["depth"]
             before = len(state.errors)
-            self._emit(_Unit("conv", a, entry.span, "conv", entry), f"{bname}.conv{i}", sname,
+            self._emit(expand.Unit("conv", a, entry.span, "conv", entry), f"{bname}.conv{i}", sname,
                        bname, "main", (state.src,), state)
             if len(state.errors) > before and notes:
                 state.errors[-1].notes = state.errors[-1].notes + notes
             if s.batchnorm:
-                self._emit(_Unit("bn", _bn_attrs(), entry.span, "bn"), f"{bname}.bn{i}", sname,
+                self._emit(expand.Unit("bn", expand.bn_attrs(), entry.span, "bn"), f"{bname}.bn{i}", sname,
                            bname, "main", (state.src,), state)
             if i < k or s.shortcut == "plain" or not s.relu_after_add:
-                self._emit(_Unit("relu", {}, entry.span, "relu"), f"{bname}.relu{i}", sname,
+                self._emit(expand.Unit("relu", {}, entry.span, "relu"), f"{bname}.relu{i}", sname,
                            bname, "main", (state.src,), state)
         if s.shortcut == "plain":
             return
@@ -375,7 +362,7 @@ class _Builder:
                 collect(state.errors)
             state.src, state.shape = block_in, in_shape
             pad = {"stride": stride, "pad_before": 0, "pad_after": main_shape[0] - in_shape[0]}
-            node = self._emit(_Unit("pad_shortcut", pad, layer.span, "shortcut"), f"{bname}.shortcut",
+            node = self._emit(expand.Unit("pad_shortcut", pad, layer.span, "shortcut"), f"{bname}.shortcut",
                               sname, bname, "shortcut", (block_in,), state)
             short_src = node.name
         elif s.shortcut == "C" or (s.shortcut == "B" and changes):
@@ -383,20 +370,20 @@ class _Builder:
             a = {"kernel": (1, 1), "out_channels": main_shape[0], "stride": (stride, stride),
                  "padding": (0, 0), "groups": 1, "bias": s.conv_bias(), "bias_init": None,
                  "init": s.init}
-            self._emit(_Unit("conv", a, layer.span, "conv"), f"{bname}.shortcut.conv", sname, bname,
+            self._emit(expand.Unit("conv", a, layer.span, "conv"), f"{bname}.shortcut.conv", sname, bname,
                        "shortcut", (block_in,), state)
             if s.batchnorm:
-                self._emit(_Unit("bn", _bn_attrs(), layer.span, "bn"), f"{bname}.shortcut.bn", sname,
+                self._emit(expand.Unit("bn", expand.bn_attrs(), layer.span, "bn"), f"{bname}.shortcut.bn", sname,
                            bname, "shortcut", (state.src,), state)
             short_src = state.src
         state.src, state.shape = main_src, main_shape
         before = len(state.errors)
-        self._emit(_Unit("add", {}, layer.span, "add"), f"{bname}.add", sname, bname, "main",
+        self._emit(expand.Unit("add", {}, layer.span, "add"), f"{bname}.add", sname, bname, "main",
                    (main_src, short_src), state)
         if len(state.errors) > before and notes:
             state.errors[-1].notes = state.errors[-1].notes + notes
         if s.relu_after_add:
-            self._emit(_Unit("relu", {}, layer.span, "relu"), f"{bname}.relu", sname, bname, "main",
+            self._emit(expand.Unit("relu", {}, layer.span, "relu"), f"{bname}.relu", sname, bname, "main",
                        (state.src,), state)
 
 
@@ -408,117 +395,3 @@ def _sibling(name: str, base: str, state: _State) -> str:
     while cand in taken:
         cand, k = f"{prefix}.{base}{k}", k + 1
     return cand
-
-
-def _bn_attrs() -> dict[str, Any]:
-    return {"eps": 1e-5, "momentum": 0.1}
-
-
-def _units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[_Unit]:
-    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu]."""
-    a, span = layer.attrs, layer.span
-    if layer.kind == "conv":
-        conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
-                "stride": a.get("stride", (1, 1)),
-                "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
-                "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
-                "bias_init": a.get("bias_init"), "init": s.init}
-        if "depth" in a:
-            conv["depth"] = a["depth"]
-        out = [_Unit("conv", conv, span, "conv", layer)]
-        if s.batchnorm:
-            out.append(_Unit("bn", _bn_attrs(), span, "bn"))
-        return out + [_Unit("relu", {}, span, "relu")]
-    if layer.kind == "fc":
-        init = s.init if s.init.startswith("normal") else "normal(0.01)"
-        fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
-              "bias_init": a.get("bias_init"), "init": init}
-        return [_Unit("fc", fc, span, "fc")] + ([] if is_classifier else [_Unit("relu", {}, span, "relu")])
-    if layer.kind in ("maxpool", "avgpool"):
-        pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
-        if "padding" in a:
-            pool["padding"] = a["padding"]
-        return [_Unit(layer.kind, pool, span, "pool")]
-    if layer.kind == "bn":
-        return [_Unit("bn", _bn_attrs(), span, "bn")]
-    return [_Unit(layer.kind, dict(a), span, _BASE[layer.kind])]
-
-
-def _stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:
-    """How many nodes of each base name the stage's non-block layers produce (for numbering)."""
-    counts: dict[str, int] = {}
-    for layer in layers:
-        if layer.kind == "block":
-            continue
-        # The classifier flag only removes a relu; numbering relus 1..n stays unambiguous.
-        for u in _units(layer, s, False) * layer.repeat:
-            counts[u.base] = counts.get(u.base, 0) + 1
-    return counts
-
-
-def _pool_padding(shape, kernel, stride) -> tuple[int, int]:
-    """Pools are unpadded when their window tiles the input exactly (AlexNet's 55→27, VGG's
-    2×2); otherwise padded to give ⌈size/stride⌉ (ResNet's 3×3/2 max pool, 112→56)."""
-    if len(shape) != 3:
-        return (0, 0)
-    pads = []
-    for size, k, s in zip(shape[1:], kernel, stride):
-        pads.append(0 if (size - k) % s == 0 else (k - 1) // 2)
-    return tuple(pads)
-
-
-def _implied_stride(size: int, declared: int) -> int:
-    """The stride a stage's first block needs so that ``size`` becomes the declared size."""
-    if declared < size and declared > 0:
-        s = size // declared
-        if s > 1 and -(-size // s) == declared:
-            return s
-    return 1
-
-
-def _fallback(op: str, a: dict, shape) -> tuple[int, ...] | None:
-    """A best-effort output shape after a shape error, so later independent errors still show."""
-    if op in ("conv", "maxpool", "avgpool") and len(shape) == 3:
-        out = [window_output(n, k, s, p) for n, k, s, p in
-               zip(shape[1:], a["kernel"], a["stride"], a["padding"])]
-        if min(out) < 1:
-            return None
-        return (a.get("out_channels", shape[0]), *out)
-    if op == "fc":
-        return (a["out_features"],)
-    if op == "add":
-        return shape
-    if op == "bn":
-        return shape
-    return None
-
-
-def _pvalue(v: ast.Num | ast.ListValue) -> Any:
-    if isinstance(v, ast.ListValue):
-        return [i.value for i in v.items]
-    return v.value
-
-
-def _check_override(key: str, value: Any, default: Any) -> Any:
-    span = Span("<command line>", 1, 1)
-    if isinstance(default, list) != isinstance(value, (list, tuple)):
-        kind = "a list like 3,4,6,3" if isinstance(default, list) else "a number"
-        raise ArchError(f"-D {key} must be {kind}", span)
-    if isinstance(default, list) and len(value) != len(default):
-        raise ArchError(f"-D {key} needs {len(default)} values, not {len(value)}", span)
-    for v in (value if isinstance(value, (list, tuple)) else [value]):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (
-                float("inf"), float("-inf")):
-            raise ArchError(f"-D {key} must be a number, not {v!r}", span)
-    return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def _member_name(name, params, defaults, aliases) -> str:
-    """Name of a family member chosen with -D: its alias when one matches, else name-k=v."""
-    for alias, node in aliases.items():
-        bound = {**defaults, **{k: _pvalue(v) for k, v, _ in node.bindings}}
-        if all(params.get(k) == v for k, v in bound.items()):
-            return alias
-    diff = [f"{k}{'-'.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in params.items() if defaults.get(k) != v and k != "classes"]
-    return f"{name}-{'-'.join(diff)}" if diff else name

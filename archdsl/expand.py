@@ -1,0 +1,108 @@
+"""How one layer of a row expands into IR nodes, before shapes are known, and the
+layout rules that depend only on sizes (pool padding, implied strides, fallback shapes)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import settings as cfg
+from .errors import Span
+from .ops import window_output
+from .words import Layer
+
+BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "pool",
+        "avgpool": "pool", "gap": "pool", "adaptive_avgpool": "pool", "flatten": "flatten",
+        "fc": "fc", "dropout": "dropout", "softmax": "softmax"}
+
+
+@dataclass
+class Unit:
+    """A node still to be placed: op, attributes known before shapes, base name, span."""
+    op: str
+    attrs: dict[str, Any]
+    span: Span
+    base: str
+    layer: Layer | None = None
+
+
+def bn_attrs() -> dict[str, Any]:
+    return {"eps": 1e-5, "momentum": 0.1}
+
+
+def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
+    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu]."""
+    a, span = layer.attrs, layer.span
+    if layer.kind == "conv":
+        conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
+                "stride": a.get("stride", (1, 1)),
+                "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
+                "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
+                "bias_init": a.get("bias_init"), "init": s.init}
+        if "depth" in a:
+            conv["depth"] = a["depth"]
+        out = [Unit("conv", conv, span, "conv", layer)]
+        if s.batchnorm:
+            out.append(Unit("bn", bn_attrs(), span, "bn"))
+        return out + [Unit("relu", {}, span, "relu")]
+    if layer.kind == "fc":
+        init = s.init if s.init.startswith("normal") else "normal(0.01)"
+        fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
+              "bias_init": a.get("bias_init"), "init": init}
+        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier else [Unit("relu", {}, span, "relu")])
+    if layer.kind in ("maxpool", "avgpool"):
+        pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
+        if "padding" in a:
+            pool["padding"] = a["padding"]
+        return [Unit(layer.kind, pool, span, "pool")]
+    if layer.kind == "bn":
+        return [Unit("bn", bn_attrs(), span, "bn")]
+    return [Unit(layer.kind, dict(a), span, BASE[layer.kind])]
+
+
+def stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:
+    """How many nodes of each base name the stage's non-block layers produce (for numbering)."""
+    counts: dict[str, int] = {}
+    for layer in layers:
+        if layer.kind == "block":
+            continue
+        # The classifier flag only removes a relu; numbering relus 1..n stays unambiguous.
+        for u in units(layer, s, False) * layer.repeat:
+            counts[u.base] = counts.get(u.base, 0) + 1
+    return counts
+
+
+def pool_padding(shape, kernel, stride) -> tuple[int, int]:
+    """Pools are unpadded when their window tiles the input exactly (AlexNet's 55→27, VGG's
+    2×2); otherwise padded to give ⌈size/stride⌉ (ResNet's 3×3/2 max pool, 112→56)."""
+    if len(shape) != 3:
+        return (0, 0)
+    pads = []
+    for size, k, s in zip(shape[1:], kernel, stride):
+        pads.append(0 if (size - k) % s == 0 else (k - 1) // 2)
+    return tuple(pads)
+
+
+def implied_stride(size: int, declared: int) -> int:
+    """The stride a stage's first block needs so that ``size`` becomes the declared size."""
+    if declared < size and declared > 0:
+        s = size // declared
+        if s > 1 and -(-size // s) == declared:
+            return s
+    return 1
+
+
+def fallback(op: str, a: dict, shape) -> tuple[int, ...] | None:
+    """A best-effort output shape after a shape error, so later independent errors still show."""
+    if op in ("conv", "maxpool", "avgpool") and len(shape) == 3:
+        out = [window_output(n, k, s, p) for n, k, s, p in
+               zip(shape[1:], a["kernel"], a["stride"], a["padding"])]
+        if min(out) < 1:
+            return None
+        return (a.get("out_channels", shape[0]), *out)
+    if op == "fc":
+        return (a["out_features"],)
+    if op == "add":
+        return shape
+    if op == "bn":
+        return shape
+    return None
