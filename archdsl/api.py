@@ -8,6 +8,7 @@ from typing import Any
 from .build import build
 from .errors import ArchError, Span
 from .ir import Graph
+from .limits import Limits
 from .parser import parse
 
 Architecture = Graph  # the validated IR is what users hold
@@ -69,10 +70,12 @@ def list_specs() -> dict[str, Path]:
     return out
 
 
-def load(spec: str | os.PathLike, alias: str | None = None, **params: Any) -> Graph:
+def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | None = None,
+         **params: Any) -> Graph:
     """Load and validate a network: a path to a ``.arch`` (or ``ir.yaml``) file, spec text, or a
     bundled name (``"resnet50"``, ``"resnet56"``). Keyword arguments override family
-    parameters (``load("specs/resnet-cifar.arch", n=9)``); ``classes=`` sets the class count.
+    parameters (``load("specs/resnet-cifar.arch", n=9)``); ``classes=`` sets the class count;
+    ``limits`` sets the resource budgets (:class:`~archdsl.limits.Limits`).
     Raises :class:`~archdsl.errors.ArchError` on any problem.
     """
     text, file = _source(spec)
@@ -82,9 +85,9 @@ def load(spec: str | os.PathLike, alias: str | None = None, **params: Any) -> Gr
     if file is None:
         if "\n" not in str(spec) and not str(spec).strip().startswith(("network", "input")):
             path, found_alias = find_spec(str(spec))
-            return build(parse(read_spec(path), str(path)), params, alias or found_alias)
-        return build(parse(str(spec), "<string>"), params, alias)
-    return build(parse(text, file), params, alias)
+            return build(parse(read_spec(path), str(path)), params, alias or found_alias, limits)
+        return build(parse(str(spec), "<string>"), params, alias, limits)
+    return build(parse(text, file), params, alias, limits)
 
 
 def _source(spec) -> tuple[str, str | None]:

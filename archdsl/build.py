@@ -16,6 +16,7 @@ from . import params as fam
 from . import settings as cfg
 from . import syntax as ast
 from .errors import ArchError, Span, collect
+from .limits import Limits, check_depth, check_graph
 from .ir import Graph, Node, Stage, attrs as mkattrs
 from .ops import OPS, ShapeError
 from .words import Layer, Resolver, suggest
@@ -23,7 +24,8 @@ from .words import Layer, Resolver, suggest
 MAX_NODES = 2_000_000  # hard ceiling on expansion, far beyond ResNet-1202's ~7,000 nodes
 
 
-def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | None = None) -> Graph:
+def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | None = None,
+          limits: Limits | None = None) -> Graph:
     """Build and validate the IR of ``spec``.
 
     ``overrides`` sets family parameters (as ``-D k=v``); ``alias`` picks a named member of
@@ -31,7 +33,7 @@ def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | 
     ``ArchErrors``) for anything wrong, located in the spec.
     """
     try:
-        return _Builder(spec).run(dict(overrides or {}), alias)
+        return _Builder(spec, limits or Limits()).run(dict(overrides or {}), alias)
     except ArchError as e:
         raise e.with_source(spec.source)
 
@@ -49,7 +51,8 @@ class _State:
 
 
 class _Builder:
-    def __init__(self, spec: ast.Spec):
+    def __init__(self, spec: ast.Spec, limits: Limits):
+        self.limits = limits
         self.spec = spec
         self.file = spec.file
 
@@ -150,7 +153,7 @@ class _Builder:
 
     # ---- body ------------------------------------------------------------------------
     def _layers(self, name, input_dims, classes, classes_decl, params, blocks, settings, stages) -> Graph:
-        resolver = Resolver(params, blocks)
+        resolver = Resolver(params, blocks, self.limits.max_repeat)
         errors: list[ArchError] = []
         resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer]]] = []
         seen: dict[str, Span] = {}
@@ -172,6 +175,8 @@ class _Builder:
                     errors.append(e)
             resolved.append((st, s, layers, sname))
         collect(errors)
+        check_depth([(l.repeat * (len(l.entries) if l.kind == "block" else l.kind in ("conv", "fc")),
+                      l.span) for _, _, ls, _ in resolved for l in ls], self.limits)
 
         fcs = [l for _, _, ls, _ in resolved for l in ls if l.kind == "fc"]
         classifier = fcs[-1] if fcs else None
@@ -200,11 +205,13 @@ class _Builder:
                 self._check_declared(st, sname, state)
             out_stages.append(Stage(sname, st.size.values if st.size else None, names, st.span))
         collect(state.errors)
-        return Graph(name=name, input_shape=tuple(input_dims), num_classes=int(classes or 0),
-                     nodes=tuple(state.nodes), stages=tuple(out_stages),
-                     params=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                         for k, v in params.items())),
-                     settings=settings.as_tuple(), file=self.file, source=self.spec.source)
+        graph = Graph(name=name, input_shape=tuple(input_dims), num_classes=int(classes or 0),
+                      nodes=tuple(state.nodes), stages=tuple(out_stages),
+                      params=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                          for k, v in params.items())),
+                      settings=settings.as_tuple(), file=self.file, source=self.spec.source)
+        check_graph(graph, self.limits)
+        return graph
 
     def _stage_name(self, st: ast.Stage, i: int, n: int, seen: dict, errors: list) -> str:
         if st.name is None:

@@ -14,7 +14,6 @@ from typing import Any
 from . import syntax as ast
 from .errors import ArchError, Span
 
-MAX_REPEAT = 100_000  # a repeat count beyond any real network; guards against runaway expansion
 
 
 @dataclass
@@ -43,9 +42,10 @@ _FC_WORD = re.compile(r"fc-?(\d+)$")                     # FC-4096, fc1000
 class Resolver:
     """Resolves parts to layers, given parameter values and named block definitions."""
 
-    def __init__(self, params: dict[str, Any], blocks: dict[str, ast.BlockDef]):
+    def __init__(self, params: dict[str, Any], blocks: dict[str, ast.BlockDef], max_repeat: int):
         self.params = params
         self.blocks = blocks
+        self.max_repeat = max_repeat
 
     # ---- numbers ---------------------------------------------------------------------
     def value(self, atom: ast.Atom, env: dict[str, Any] | None = None, what: str = "value") -> Any:
@@ -104,24 +104,25 @@ class Resolver:
                 if part.repeat is not None:   # ``3×3, 64 ×2``: the repeat ends the whole layer
                     if out[-1].repeat != 1:
                         raise ArchError("the layer is repeated twice", part.repeat.span)
-                    out[-1].repeat = self.count(part.repeat, env, "repeat count")
-                    if out[-1].repeat > MAX_REPEAT:
-                        raise ArchError(f"repeat count {out[-1].repeat:,} exceeds the limit of "
-                                        f"{MAX_REPEAT:,}", part.repeat.span,
-                                        hint="no real network repeats a layer that often")
+                    out[-1].repeat = self._repeat(part.repeat, env)
                 continue
             layer = self._head(part, env)
             if part.repeat is not None:
-                layer.repeat = self.count(part.repeat, env, "repeat count")
-                if layer.repeat > MAX_REPEAT:
-                    raise ArchError(f"repeat count {layer.repeat:,} exceeds the limit of {MAX_REPEAT:,}",
-                                    part.repeat.span, hint="no real network repeats a layer that often")
+                layer.repeat = self._repeat(part.repeat, env)
             out.append(layer)
         for layer in out:
             if layer.kind == "conv" and "out_channels" not in layer.attrs:
                 raise ArchError("convolution without a channel count", layer.span,
                                 hint="give the number of filters, e.g. '3×3, 64'")
         return out
+
+    def _repeat(self, atom: ast.Atom, env) -> int:
+        n = self.count(atom, env, "repeat count")
+        if n > self.max_repeat:   # checked before expansion: ×1000000000 fails at once
+            raise ArchError(f"repeat count {n:,} exceeds the limit of {self.max_repeat:,}", atom.span,
+                            hint="no real network repeats a layer that often; raise the limit "
+                                 "with --max-repeat")
+        return n
 
     def _head(self, part: ast.Part, env) -> Layer:
         if part.bracket is not None:

@@ -1,0 +1,84 @@
+"""Resource budgets checked on the IR before anything is allocated.
+
+A spec may ask for more than a machine can hold (``[3×3, 64] ×1000000000``, an fc with
+10¹² weights); these checks refuse it with a located error that states the computed figure
+and the limit. The defaults admit every network of the seed papers with room to spare
+(ResNet-1202: 1,202 layers, repeat 200; VGG-E: 144 M params, ~30 GiB of activations at
+batch 256) and can be raised from the CLI (``--max-params`` …) or the API
+(``archdsl.load(spec, limits=Limits(max_params=…))``).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .errors import ArchError, Span
+from .ir import Graph
+from .ops import OPS
+
+GIB = 2 ** 30
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Budgets: learnable parameters, weighted layers, one repeat count, and the float32
+    activation memory of one forward pass at ``batch`` (every node's output kept, as
+    training keeps them for the backward pass)."""
+    max_params: int = 2_000_000_000
+    max_depth: int = 10_000
+    max_repeat: int = 10_000
+    max_activation_bytes: int = 256 * GIB
+    batch: int = 1
+
+
+def check_depth(weighted: list[tuple[int, Span]], limits: Limits) -> None:
+    """Refuse a network whose expanded weighted layers exceed ``limits.max_depth``.
+
+    ``weighted`` is, per resolved layer, how many conv/fc layers it expands to and its span;
+    this runs before expansion, so a runaway repeat fails in microseconds.
+    """
+    total = 0
+    for count, span in weighted:
+        total += count
+        if total > limits.max_depth:
+            grand = sum(c for c, _ in weighted)
+            raise ArchError(f"the network has {grand:,} weighted layers, over the limit of "
+                            f"{limits.max_depth:,}", span,
+                            hint="reduce the repeat counts, or raise the limit with --max-depth")
+
+
+def check_graph(graph: Graph, limits: Limits) -> None:
+    """Refuse a graph over the parameter or activation-memory budget, located at the layer
+    where the running total crosses the limit."""
+    params = act = 0
+    shapes = graph.shapes
+    for node in graph.nodes:
+        ins = [shapes[i] for i in node.inputs]
+        params += OPS[node.op].params(dict(node.attrs), ins, node.shape)
+        if params > limits.max_params:
+            total = sum(OPS[n.op].params(dict(n.attrs), [shapes[i] for i in n.inputs], n.shape)
+                        for n in graph.nodes)
+            raise ArchError(f"the network has {total:,} parameters, over the limit of "
+                            f"{limits.max_params:,} (crossed at {node.name})", node.span,
+                            hint="shrink the layer, or raise the limit with --max-params")
+        act += math.prod(node.shape) * limits.batch * 4
+        if act > limits.max_activation_bytes:
+            total = sum(math.prod(n.shape) for n in graph.nodes) * limits.batch * 4
+            raise ArchError(f"activations need {total / GIB:,.1f} GiB at batch {limits.batch} "
+                            f"(float32), over the limit of {limits.max_activation_bytes / GIB:,.1f} "
+                            f"GiB (crossed at {node.name})", node.span,
+                            hint="use a smaller input or batch, or raise --max-activation")
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """``"64GiB"``, ``"500MB"``, ``"1024"`` -> bytes; anything else is an ArchError."""
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise ArchError(f"bad memory size {text!r}", hint="write it like 64GiB, 500MB or 1024")
+    return int(float(m[1]) * _UNITS[(m[2] or "b").lower()])
