@@ -20,7 +20,7 @@ import re
 
 from . import syntax as ast
 from .errors import ArchError, Span
-from .fmt import atom_text, bracket_text, part_text, parts_text
+from .fmt import atom_text, parts_text
 from .ir import Graph
 from .parser import parse
 
