@@ -106,7 +106,7 @@ class Pipeline:
 
     def eval_views(self, x: torch.Tensor, ten: bool) -> torch.Tensor:
         """Test views (V, N, C, H, W): V=1 single centre view, or V=10 for the 10-crop test."""
-        x, (c, h, w) = self._to_float(x.to(self.device, non_blocking=True)), self.in_shape
+        x, (_, h, w) = self._to_float(x.to(self.device, non_blocking=True)), self.in_shape
         if self.aug == "imagenet":
             crop = self.cfg.crop_size
             views = A.ten_crop(x, crop, crop) if ten else A.center_crop(x, crop, crop)[None]
