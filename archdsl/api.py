@@ -47,10 +47,8 @@ def find_spec(name: str) -> tuple[Path, str | None]:
             return f, None
     for d in spec_dirs():
         for f in sorted(d.glob("*.arch")):
-            for line in read_spec(f).splitlines():
-                words = line.split("#", 1)[0].replace(":", " : ").split()
-                if len(words) >= 2 and words[0].lower() == "alias" and words[1] == name:
-                    return f, name
+            if name in _aliases(f):
+                return f, name
     known = sorted(list_specs())
     from .words import suggest
     raise ArchError(f"no spec or family member named '{name}'", Span("<command line>", 1, 1),
@@ -63,11 +61,19 @@ def list_specs() -> dict[str, Path]:
     for d in reversed(spec_dirs()):
         for f in sorted(d.glob("*.arch")):
             out[f.stem] = f
-            for line in f.read_text(encoding="utf-8").splitlines():
-                words = line.split("#", 1)[0].replace(":", " : ").split()
-                if len(words) >= 2 and words[0].lower() == "alias":
-                    out[words[1]] = f
+            out.update((alias, f) for alias in _aliases(f))
     return out
+
+
+def _aliases(path: Path) -> list[str]:
+    """The family-member names a spec file declares (``alias resnet56: n = 9``), found by a
+    line scan: cheaper than parsing every bundled spec to resolve one name."""
+    names = []
+    for line in read_spec(path).splitlines():
+        words = line.split("#", 1)[0].replace(":", " : ").split()
+        if len(words) >= 2 and words[0].lower() == "alias":
+            names.append(words[1])
+    return names
 
 
 def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | None = None,

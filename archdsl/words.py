@@ -57,14 +57,14 @@ class Resolver:
             if atom.text in scope:
                 return scope[atom.text]
             raise ArchError(f"unknown name '{atom.text}' where a {what} was expected", atom.span,
-                            hint=_suggest(atom.text, list(scope), "a parameter")
+                            hint=suggest(atom.text, list(scope), "a parameter")
                             or (f"known names: {', '.join(scope)}" if scope
                                 else f"declare it first, e.g. 'param {atom.text} = 2'"))
         if isinstance(atom, ast.Index):
             seq = scope.get(atom.name)
             if seq is None:
                 raise ArchError(f"unknown list parameter '{atom.name}'", atom.span,
-                                hint=_suggest(atom.name, list(scope), "a parameter"))
+                                hint=suggest(atom.name, list(scope), "a parameter"))
             if not isinstance(seq, (list, tuple)):
                 raise ArchError(f"'{atom.name}' is a number, not a list", atom.span,
                                 hint=f"write '{atom.name}' without the index")
@@ -164,7 +164,7 @@ class Resolver:
         if phrase in ("average pool", "avg pool", "avgpool", "average pooling", "avg-pool"):
             return Layer("avgpool", {"kernel": kernel, "stride": kernel}, part.span)
         raise ArchError(f"unknown layer '{_text(part)}' after a kernel size", part.span,
-                        hint=_suggest(phrase, ["max pool", "average pool", "conv"], "a layer"))
+                        hint=suggest(phrase, ["max pool", "average pool", "conv"], "a layer"))
 
     def _word_head(self, first: ast.Word, rest: list, part: ast.Part, env) -> Layer:
         word = first.text.lower()
@@ -221,10 +221,10 @@ class Resolver:
         candidates = VOCABULARY + list(self.blocks)
         if part.args is not None and not rest:   # ``basic(16)``: a use of a block never defined
             raise ArchError(f"unknown block '{first.text}'", first.span,
-                            hint=_suggest(first.text, list(self.blocks), "a block")
+                            hint=suggest(first.text, list(self.blocks), "a block")
                             or f"define it first, e.g. 'block {first.text}(c) = [3×3, c; 3×3, c]'")
         raise ArchError(f"unknown layer '{_text(part)}'", first.span,
-                        hint=_suggest(phrase, candidates, "a layer") or _suggest(word, candidates, "a layer")
+                        hint=suggest(phrase, candidates, "a layer") or suggest(word, candidates, "a layer")
                         or "see docs/language.md for the layer words")
 
     def _kernel(self, dims: list[ast.Dims], default):
@@ -244,7 +244,7 @@ class Resolver:
             if key is None:
                 raise ArchError(f"LRN has no parameter '{arg.name}'" if arg.name else
                                 "LRN parameters are named: LRN(k=2, n=5, alpha=1e-4, beta=0.75)",
-                                arg.span, hint=_suggest(arg.name or "", list(names), "a parameter"))
+                                arg.span, hint=suggest(arg.name or "", list(names), "a parameter"))
             v = self.value(arg.value, env, f"LRN {key}")
             if key == "size":
                 v = self.count(arg.value, env, "LRN size")
@@ -274,7 +274,7 @@ class Resolver:
         for p, arg in zip(bdef.params, args):
             if arg.name is not None and arg.name != p:
                 raise ArchError(f"block '{bdef.name}' has no parameter '{arg.name}'", arg.span,
-                                hint=_suggest(arg.name, list(bdef.params), "a parameter"))
+                                hint=suggest(arg.name, list(bdef.params), "a parameter"))
             bound[p] = self.value(arg.value, env, f"argument '{p}'")
         try:
             return self._bracket(bdef.body, bound, part.span, bdef.name, bdef.span)
@@ -375,7 +375,7 @@ def _kind_name(kind: str) -> str:
             "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling"}.get(kind, kind)
 
 
-def _suggest(word: str, candidates: list[str], what: str) -> str | None:
+def suggest(word: str, candidates: list[str], what: str) -> str | None:
     """'did you mean …?' for the closest candidate, or None."""
     if not word:
         return None
@@ -383,5 +383,3 @@ def _suggest(word: str, candidates: list[str], what: str) -> str | None:
     close = difflib.get_close_matches(word.lower(), list(low), n=1, cutoff=0.6)
     return f"did you mean '{low[close[0]]}'?" if close else None
 
-
-suggest = _suggest
