@@ -193,10 +193,11 @@ class _Builder:
         out_stages = []
         for st, s, layers, sname in resolved:
             first, errors_before = len(state.nodes), len(state.errors)
+            counts = expand.stage_counts(layers, s)   # decides which names get numbers
             for idx, layer in enumerate(layers):
                 for rep in range(layer.repeat):
                     self._place(layer, rep, idx == 0, st, sname, s, state, layer is classifier,
-                                layers)
+                                counts)
             names = tuple(n.name for n in state.nodes[first:])
             if not names:
                 state.errors.append(ArchError(f"stage '{sname}' has no layers", st.span))
@@ -248,7 +249,7 @@ class _Builder:
                 f"{'×'.join(map(str, got))}", st.size.span, hint=hint))
 
     # ---- placing layers ----------------------------------------------------------------
-    def _place(self, layer, rep, first_in_stage, st, sname, s, state, is_classifier, layers) -> None:
+    def _place(self, layer, rep, first_in_stage, st, sname, s, state, is_classifier, counts) -> None:
         if len(state.nodes) > MAX_NODES:
             raise ArchError(f"the network expands to more than {MAX_NODES:,} layers", layer.span,
                             hint="reduce the repeat counts")
@@ -257,9 +258,7 @@ class _Builder:
             state.counters[(sname, "block")] = j + 1
             self._block(layer, rep, f"{sname}.{j}", sname, s, state, first_in_stage, st)
             return
-        units = expand.units(layer, s, is_classifier)
-        counts = expand.stage_counts(layers, s)
-        for u in units:
+        for u in expand.units(layer, s, is_classifier):
             k = state.counters.get((sname, u.base), 0) + 1
             state.counters[(sname, u.base)] = k
             local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"
