@@ -6,7 +6,9 @@ that need torch (build, train, eval, bench, report --verify) import it only when
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 
 from .errors import ArchError
@@ -88,19 +90,24 @@ def make_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     from .build_cmd import add_build_parser
     add_build_parser(sub)
-    try:
-        from .table_cmd import add_table_parsers
-        add_table_parsers(sub)
-    except ImportError:   # table/fmt commands arrive with the table module
-        pass
+    from .table_cmd import add_table_parsers
+    add_table_parsers(sub)
     from .train.commands import register
     register(sub)
     return parser
 
 
+def _terminate(signum: int, frame) -> None:
+    # SIGTERM (kill, torchrun, a CI timeout) unwinds like Ctrl-C does, so every atomic write
+    # in progress drops its temp file and the target keeps its old content.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``archdsl`` console script."""
     args = make_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except ArchError as e:
