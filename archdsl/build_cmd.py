@@ -1,6 +1,6 @@
 """The ``archdsl build`` command: a spec compiled to files.
 
-``archdsl build SPEC [-o DIR] [-D k=v] [--export pt2|onnx]`` writes into ``build/<name>/``
+``archdsl build SPEC [-o DIR] [-D k=v] [--export pt2|onnx] [--max-params N …]`` writes into ``build/<name>/``
 (or DIR): ``model.py`` (standalone PyTorch source), ``ir.yaml`` (the validated IR, which
 ``archdsl.load`` reads back), ``report.json`` (counts) and, with ``--export``, ``model.pt2``
 or ``model.onnx`` (a freshly initialised model: the architecture, not trained weights).
@@ -20,6 +20,7 @@ from .errors import ArchError
 from .atomic import write_text
 from .ir import Graph
 from .irio import graph_to_yaml
+from .limits import Limits, add_limit_options, limits_from_args
 from .report_cmd import parse_define
 
 EXPORTS = ("pt2", "onnx")
@@ -44,10 +45,12 @@ def report_dict(graph: Graph) -> dict[str, Any]:
 
 
 def run_build(spec: str | Path, out_dir: str | Path | None = None,
-              params: Mapping[str, Any] | None = None, export: str | None = None) -> int:
+              params: Mapping[str, Any] | None = None, export: str | None = None,
+              limits: Limits | None = None) -> int:
     """Compile ``spec`` into ``out_dir`` (default ``build/<name>``); returns the exit status.
 
-    ``params`` are the ``-D`` overrides. :class:`ArchError` (spec errors) propagates for the
+    ``params`` are the ``-D`` overrides; ``limits`` the resource budgets (default
+    :class:`~archdsl.limits.Limits`). :class:`ArchError` (spec errors) propagates for the
     CLI to print; an unavailable export format prints a message and returns 2.
     """
     from .lowering import load_graph
@@ -55,7 +58,7 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
 
     if export is not None and export not in EXPORTS:
         raise ArchError(f"unknown export format {export!r}", hint="use --export pt2 or --export onnx")
-    graph = load_graph(spec, **dict(params or {}))
+    graph = load_graph(spec, limits=limits, **dict(params or {}))
     if export is not None:
         from .lowering.export import ExportUnavailable, check_available
 
@@ -103,12 +106,14 @@ def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
                    help="set a family parameter (integer or comma list of integers)")
     p.add_argument("--export", choices=EXPORTS, help="also export the model (torch.export / ONNX)")
+    add_limit_options(p)
     p.set_defaults(func=_run_args)
     return p
 
 
 def _run_args(args: argparse.Namespace) -> int:
-    return run_build(args.spec, args.out, dict(parse_define(d) for d in args.define), args.export)
+    return run_build(args.spec, args.out, dict(parse_define(d) for d in args.define), args.export,
+                     limits_from_args(args))
 
 
 def main(argv: list[str] | None = None) -> int:

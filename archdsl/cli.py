@@ -12,6 +12,7 @@ import threading
 import time
 
 from .errors import ArchError
+from .limits import add_limit_options, limits_from_args
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def _check(args: argparse.Namespace) -> int:
     from .api import load
     from .report_cmd import parse_define
     params = dict(parse_define(d) for d in args.define)
-    limits = _limits(args)
+    limits = limits_from_args(args)
     failed = 0
     for spec in args.specs:
         t0 = time.perf_counter()
@@ -36,30 +37,11 @@ def _check(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _limits(args: argparse.Namespace):
-    from .limits import Limits, parse_bytes
-    d = Limits()
-    return Limits(max_params=args.max_params or d.max_params, max_depth=args.max_depth or d.max_depth,
-                  max_repeat=args.max_repeat or d.max_repeat, batch=args.batch,
-                  max_activation_bytes=parse_bytes(args.max_activation) if args.max_activation
-                  else d.max_activation_bytes)
-
-
-def add_limit_options(p: argparse.ArgumentParser) -> None:
-    """The resource-budget flags (defaults in archdsl.limits.Limits)."""
-    g = p.add_argument_group("resource limits")
-    g.add_argument("--max-params", type=int, metavar="N", help="most learnable parameters")
-    g.add_argument("--max-depth", type=int, metavar="N", help="most weighted (conv/fc) layers")
-    g.add_argument("--max-repeat", type=int, metavar="N", help="largest repeat count ×N")
-    g.add_argument("--max-activation", metavar="SIZE", help="most activation memory, e.g. 64GiB")
-    g.add_argument("--batch", type=int, default=1, help="batch size for the activation budget")
-
-
 def _show(args: argparse.Namespace) -> int:
     """Print the validated IR, one node per line."""
     from .api import load
     from .report_cmd import parse_define
-    print(load(args.spec, **dict(parse_define(d) for d in args.define)))
+    print(load(args.spec, limits=limits_from_args(args), **dict(parse_define(d) for d in args.define)))
     return 0
 
 
@@ -83,6 +65,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print the validated IR of a spec")
     p.add_argument("spec")
     p.add_argument("-D", "--define", action="append", default=[], metavar="K=V")
+    add_limit_options(p)
     p.set_defaults(func=_show)
     p = sub.add_parser("list", help="list bundled networks and family members")
     p.set_defaults(func=_list)

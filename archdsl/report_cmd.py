@@ -18,6 +18,7 @@ from typing import Any
 from .count import CONVENTIONS, count
 from .errors import ArchError
 from .ir import Graph
+from .limits import add_limit_options, limits_from_args
 from .report import FORMATS, LEVELS, SweepRow, render, render_sweep
 
 _INT = re.compile(r"[+-]?\d+")
@@ -73,6 +74,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="lower the model and cross-check with torch and fvcore (imports torch)")
     p.add_argument("--sweep", metavar="K=V1,V2,...",
                    help="one row per family member, e.g. n=3,5,7,9,18,200")
+    add_limit_options(p, batch=False)   # the activation budget is checked at --batch
     p.set_defaults(func=run_report)
     return p
 
@@ -87,9 +89,10 @@ def run_report(args: argparse.Namespace) -> int:
     params = dict(parse_define(d) for d in args.define)
     if args.batch < 1:
         raise ArchError(f"--batch must be at least 1, not {args.batch}")
+    limits = limits_from_args(args)
     if args.sweep:
-        return _sweep(args, load, params)
-    graph = load(args.spec, **params)
+        return _sweep(args, lambda spec, **kw: load(spec, limits=limits, **kw), params)
+    graph = load(args.spec, limits=limits, **params)
     shape = parse_input(args.input, graph.input_shape[0]) if args.input else None
     counts = count(graph, shape, args.batch, args.convention)
     _write(render(counts, args.format, args.by))

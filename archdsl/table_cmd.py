@@ -36,9 +36,11 @@ def _table(args: argparse.Namespace) -> int:
     """Render one paper-style table for the given specs (one column per spec)."""
     from .api import load
     from .table import render_table
+    from .limits import limits_from_args
     from .report_cmd import parse_define
     params = dict(parse_define(d) for d in args.define)
-    graphs = [load(s, **params) for s in args.specs]
+    limits = limits_from_args(args)
+    graphs = [load(s, limits=limits, **params) for s in args.specs]
     sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked))
     return 0
 
@@ -58,4 +60,6 @@ def add_table_parsers(sub) -> None:
                    help="print bracketed blocks one layer per line, as the papers do")
     p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
                    help="set a family parameter for every spec (e.g. -D n=9)")
+    from .limits import add_limit_options
+    add_limit_options(p)
     p.set_defaults(func=_table)

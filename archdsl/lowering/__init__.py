@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ir import Graph
+from ..limits import Limits
 
 __all__ = ["create_model", "BUILDERS", "Network", "load_graph", "generate_source",
            "load_torchvision_weights"]
@@ -31,11 +32,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load_graph(spec: str | Path | Graph, num_classes: int | None = None, **params: Any) -> Graph:
+def load_graph(spec: str | Path | Graph, num_classes: int | None = None,
+               limits: Limits | None = None, **params: Any) -> Graph:
     """The IR for a bundled spec name, a path or an already built graph.
 
     ``num_classes`` overrides the spec's ``classes``; ``params`` are family parameters (the
-    ``-D`` overrides). A :class:`~archdsl.ir.Graph` is returned as is (``num_classes`` must
+    ``-D`` overrides); ``limits`` the resource budgets a spec is checked against
+    (:class:`~archdsl.limits.Limits`). A :class:`~archdsl.ir.Graph` is returned as is (``num_classes`` must
     then agree with it: a built graph cannot be re-parameterised).
     """
     if isinstance(spec, Graph):
@@ -49,4 +52,4 @@ def load_graph(spec: str | Path | Graph, num_classes: int | None = None, **param
 
     if num_classes is not None:
         params["classes"] = num_classes
-    return load(str(spec), **params)
+    return load(str(spec), limits=limits, **params)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..ir import Graph, Node
+from ..limits import Limits
 from . import load_graph
 from .modules import Add, Network, PadShortcut, ResidualBlock, Stage
 from .plan import Block, Plan, plan
@@ -121,15 +122,16 @@ def lower(graph: Graph) -> Network:
 
 
 def create_model(spec: str | Path | Graph, num_classes: int | None = None,
-                 **params: Any) -> Network:
+                 limits: Limits | None = None, **params: Any) -> Network:
     """timm-style: the ``nn.Module`` for a spec name (``"resnet50"``), path or Graph.
 
     ``input_size=(C, H, W)`` (as the training harness passes it) checks that the network
     accepts that input and records it as ``model.input_shape``; other keywords are family
-    parameters. Raises :class:`archdsl.errors.ArchError` for spec errors.
+    parameters. ``limits`` (:class:`~archdsl.limits.Limits`) are the resource budgets checked
+    on the IR before any weight is allocated. Raises :class:`archdsl.errors.ArchError` for spec errors.
     """
     input_size = params.pop("input_size", None)
-    graph = load_graph(spec, num_classes, **params)
+    graph = load_graph(spec, num_classes, limits, **params)
     model = lower(graph)
     if input_size is not None and tuple(input_size) != tuple(graph.input_shape):
         from ..count import reinfer  # raises a located ArchError if the fc fixes the size

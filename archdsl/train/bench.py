@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from archdsl.limits import Limits
 from archdsl.train.config import TrainConfig
 from archdsl.train.models import input_shape, make_model
 from archdsl.train.runtime import autocast, setup, use_channels_last
@@ -22,14 +23,16 @@ def _peak_rss_bytes() -> int:
 def bench(spec: str, params: dict | None = None, *, batch: int = 64, train: bool = False,
           device: str = "auto", compile: bool = False, channels_last: bool = False,
           amp: str = "none", input_size: tuple[int, int, int] | None = None,
-          num_classes: int | None = None, warmup: int = 3, iters: int = 10) -> dict[str, Any]:
+          num_classes: int | None = None, warmup: int = 3, iters: int = 10,
+          limits: Limits | None = None) -> dict[str, Any]:
     """Time ``iters`` forward (or forward+backward+SGD) passes on a fixed random batch after
-    ``warmup`` untimed ones (compilation, cuDNN autotuning, allocator growth)."""
+    ``warmup`` untimed ones (compilation, cuDNN autotuning, allocator growth). ``limits``
+    (:class:`archdsl.limits.Limits`; default: the defaults at ``batch``) are checked first."""
     cfg = TrainConfig(device=device, amp=amp, channels_last="true" if channels_last else "false",
                       compile=compile)
     rt = setup(cfg)
     torch.manual_seed(0)
-    model = make_model(spec, dict(params or {}), num_classes, input_size)
+    model = make_model(spec, dict(params or {}), num_classes, input_size, limits or Limits(batch=batch))
     shape = input_shape(model, input_size or (3, 224, 224))
     model = model.to(rt.device)
     x = torch.randn(batch, *shape, device=rt.device)

@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Any, Callable
 
+from archdsl.limits import add_limit_options, limits_from_args
 from archdsl.train.errors import TrainError
 
 
@@ -60,7 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from archdsl.train.loop import train
     cfg = load_config(args.recipe, _overrides(args))
     res = train(args.spec, args.data, cfg, args.out, params=_defines(args.define),
-                resume=args.resume, quiet=args.quiet)
+                resume=args.resume, quiet=args.quiet,
+                limits=limits_from_args(args, batch=cfg.batch_size))
     if res["rank"] == 0:
         print(f"{res['step']} steps: test accuracy {100 * res['test_acc']:.2f}% "
               f"(error {res['test_err']:.2f}%, {res['test_count']} images); run in {res['out']}")
@@ -82,7 +84,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                              "compile": False, **_overrides(args)})
     rt = setup(cfg)
     try:
-        model, pipe = build(args.spec, state["params"], cfg, args.data, rt)
+        model, pipe = build(args.spec, state["params"], cfg, args.data, rt,
+                            limits_from_args(args, batch=cfg.eval_batch_size))
         model.load_state_dict(state["model"])
         res = evaluate(model, pipe, rt, ten_crop=cfg.ten_crop, batch_size=cfg.eval_batch_size,
                        autocast=lambda: autocast(cfg, rt.device))
@@ -104,7 +107,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     res = bench(args.spec, _defines(args.define), batch=args.batch, train=args.train,
                 device=args.device or "auto", compile=args.compile, channels_last=args.channels_last,
                 amp=args.amp, input_size=tuple(args.input_size) if args.input_size else None,
-                warmup=args.warmup, iters=args.iters)
+                warmup=args.warmup, iters=args.iters, limits=limits_from_args(args))
     if args.json:
         print(json.dumps(res))
     else:
@@ -142,6 +145,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_limit_options(p, batch=False)   # checked at the recipe's batch size
     p.set_defaults(func=_guard(cmd_train))
 
     p = subparsers.add_parser("eval", help="evaluate a checkpoint", description=cmd_eval.__doc__)
@@ -152,6 +156,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--device")
     p.add_argument("--json", action="store_true")
+    add_limit_options(p, batch=False)   # checked at the evaluation batch size
     p.set_defaults(func=_guard(cmd_eval))
 
     p = subparsers.add_parser("bench", help="throughput and peak memory", description=cmd_bench.__doc__)
@@ -167,4 +172,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--json", action="store_true")
+    add_limit_options(p, batch=False)   # checked at --batch
     p.set_defaults(func=_guard(cmd_bench))

@@ -18,13 +18,14 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
+from archdsl.limits import Limits
 from archdsl.train import checkpoint as ckpt_io
 from archdsl.train.config import TrainConfig
 from archdsl.train.data import load_data
 from archdsl.train.errors import TrainError
 from archdsl.train.evaluate import evaluate
 from archdsl.train.feedback import MetricsLog, Progress, interactive, plot_run
-from archdsl.train.models import input_shape, make_model, spec_text
+from archdsl.train.models import input_shape, make_model, spec_text, validate
 from archdsl.train.pipeline import Pipeline
 from archdsl.train.runtime import Runtime, autocast, setup, teardown, use_channels_last
 
@@ -60,13 +61,21 @@ def _gather(rt: Runtime, t: torch.Tensor) -> list[torch.Tensor]:
     return [o.cpu() for o in out]
 
 
-def build(spec: str, params: dict, cfg: TrainConfig, data_spec: str, rt: Runtime):
-    """Load the data, build the model for its classes and input, and the device pipeline."""
+def build(spec: str, params: dict, cfg: TrainConfig, data_spec: str, rt: Runtime,
+          limits: Limits | None = None):
+    """Load the data, build the model for its classes and input, and the device pipeline.
+
+    ``limits`` are checked on the IR before any weight is allocated (default: the
+    :class:`~archdsl.limits.Limits` defaults at the recipe's batch size)."""
+    limits = limits or Limits(batch=cfg.batch_size)
+    # A spec error or an over-budget spec is refused before reading the dataset (minutes
+    # for a big image folder); the class count from the data is applied when building.
+    validate(spec, params, cfg.num_classes, limits)
     data = load_data(data_spec, val_split=cfg.val_split, store_size=cfg.store_size,
                      input_size=tuple(cfg.input_size) if cfg.input_size else None, seed=cfg.seed)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every rerun
     want = tuple(cfg.input_size) if cfg.input_size else None
-    model = make_model(spec, params, cfg.num_classes or data.num_classes, want)
+    model = make_model(spec, params, cfg.num_classes or data.num_classes, want, limits)
     shape = input_shape(model, want or data.shape)
     pipe = Pipeline(data, cfg, shape, rt.device, rt.rank, rt.world)
     return model.to(rt.device), pipe
@@ -74,10 +83,12 @@ def build(spec: str, params: dict, cfg: TrainConfig, data_spec: str, rt: Runtime
 
 def train(spec: str, data: str, cfg: TrainConfig, out: str | Path, *, params: dict | None = None,
           resume: bool = False, on_step: Callable[[int, nn.Module], None] | None = None,
-          quiet: bool = False) -> dict[str, Any]:
+          quiet: bool = False, limits: Limits | None = None) -> dict[str, Any]:
     """Train ``spec`` on ``data`` into directory ``out``; returns the final summary.
 
     ``on_step(step, model)`` is called after every update (tests use it to interrupt a run).
+    ``limits`` are the resource budgets (default: :class:`~archdsl.limits.Limits` at the
+    recipe's batch size), checked on the IR before any weight is allocated.
     Launched by torchrun, this process is one data-parallel rank; only rank 0 writes files.
     """
     params, out = dict(params or {}), Path(out)
@@ -89,14 +100,14 @@ def train(spec: str, data: str, cfg: TrainConfig, out: str | Path, *, params: di
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     rt = setup(cfg)
     try:
-        return _run(spec, data, cfg, out, params, resume, on_step, quiet, rt, ckpt_path, text)
+        return _run(spec, data, cfg, out, params, resume, on_step, quiet, rt, ckpt_path, text, limits)
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
         teardown(rt)
 
 
-def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_path, text):
-    model, pipe = build(spec, params, cfg, data_spec, rt)
+def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_path, text, limits):
+    model, pipe = build(spec, params, cfg, data_spec, rt, limits)
     opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg))
     start = 0

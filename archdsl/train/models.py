@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -26,9 +27,19 @@ def spec_text(spec: str) -> str:
     return spec
 
 
+def validate(spec: str, params: dict, num_classes: int | None, limits: Any = None) -> None:
+    """Check ``spec`` (shapes and resource ``limits``) without allocating anything; a
+    testnet has nothing to check. Raises :class:`archdsl.errors.ArchError`."""
+    if spec.startswith("testnet:"):
+        return
+    from archdsl.lowering import load_graph
+    load_graph(spec, num_classes, limits, **params)
+
+
 def make_model(spec: str, params: dict, num_classes: int | None,
-               in_shape: tuple[int, int, int] | None) -> nn.Module:
-    """Build the network for ``spec`` with ``-D`` parameters, a class count and an input shape."""
+               in_shape: tuple[int, int, int] | None, limits: Any = None) -> nn.Module:
+    """Build the network for ``spec`` with ``-D`` parameters, a class count and an input shape;
+    ``limits`` (:class:`archdsl.limits.Limits`) are the budgets the spec is checked against."""
     if spec.startswith("testnet:"):
         from archdsl.train._testnets import make_testnet
         try:
@@ -44,7 +55,7 @@ def make_model(spec: str, params: dict, num_classes: int | None,
     kwargs = dict(params)
     if in_shape is not None:
         kwargs["input_size"] = tuple(in_shape)
-    return create_model(spec, num_classes=num_classes, **kwargs)
+    return create_model(spec, num_classes=num_classes, limits=limits, **kwargs)
 
 
 def input_shape(model: nn.Module, fallback: tuple[int, int, int]) -> tuple[int, int, int]:
