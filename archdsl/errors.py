@@ -73,12 +73,19 @@ class ArchErrors(ArchError):
         return body + (f"\n{n} errors" if n > 1 else "")
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text`` as the grammar counts them: only ``\n`` ends a line (a ``\r``
+    before it is dropped). ``str.splitlines`` would also split at form feeds, ``\x85``,
+    ``\u2028`` …, putting every later caret on the wrong line."""
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+
+
 def _located(kind: str, message: str, span: Span | None, source: str | None) -> str:
     if span is None:
         return f"{kind}: {message}"
     out = f"{span}: {kind}: {message}"
     if source is not None and not span.file.startswith("<command line>"):
-        src_lines = source.splitlines()
+        src_lines = split_lines(source)
         if 1 <= span.line <= len(src_lines):
             text = src_lines[span.line - 1].expandtabs(1)
             width = 1

@@ -11,6 +11,7 @@ blank lines collapse to one. Formatting is idempotent and never changes the IR.
 from __future__ import annotations
 
 from . import syntax as ast
+from .errors import split_lines
 from .parser import parse
 
 
@@ -133,7 +134,7 @@ def format_spec(spec: str | ast.Spec, file: str = "<spec>") -> str:
     """
     if isinstance(spec, str):
         spec = parse(spec, file)
-    src = spec.source.splitlines()
+    src = split_lines(spec.source)
     out: list[str] = []
     pos = 1  # next source line not yet accounted for
 

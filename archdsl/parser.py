@@ -8,7 +8,7 @@ from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInpu
                              VisitError)
 
 from . import syntax as ast
-from .errors import ArchError, Span
+from .errors import ArchError, Span, split_lines
 
 # Human names for lark's terminal names, used in "expected ..." messages.
 _TOKEN_NAMES = {
@@ -64,7 +64,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
         return ArchError(msg, Span(file, line, col, line, col + 1), hint, source=text)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         expected = getattr(exc, "expected", None) or getattr(exc, "accepts", set())
-        last = text.rstrip().splitlines() or [""]
+        last = split_lines(text.rstrip())
         line = len(last)
         span = Span(file, line, len(last[-1]) + 1)
         if "RSQB" in expected:
@@ -106,7 +106,7 @@ def _expected_hint(expected) -> str | None:
 def _open_bracket(text: str, file: str) -> Span | None:
     """The position of the last '[' that has no matching ']' (for 'unclosed' messages)."""
     stack: list[tuple[int, int]] = []
-    for ln, line in enumerate(text.splitlines(), 1):
+    for ln, line in enumerate(split_lines(text), 1):
         code = line.split("#", 1)[0]
         for col, ch in enumerate(code, 1):
             if ch == "[":

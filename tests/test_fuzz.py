@@ -1,20 +1,39 @@
 """Fuzzing the front end: whatever the text, ``parse`` + ``build`` either succeed or raise
-:class:`ArchError` (located, renderable). Nothing else may escape."""
+:class:`ArchError` (located, renderable) within a second. Nothing else may escape.
+
+Inputs: random Unicode, token sequences drawn from the grammar's own terminals (read from the
+Lark parser, so the fuzzer follows the grammar) and the layer vocabulary, a valid prefix
+followed by token soup, mutations of every bundled spec, and random ``-D`` overrides:
+2,800 examples per run.
+"""
 import re
+import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from archdsl.build import build
 from archdsl.errors import ArchError, ArchErrors
-from archdsl.parser import parse
+from archdsl.parser import _lark, parse
+from archdsl.settings import _KEYS as SETTING_WORDS
+from archdsl.words import MODIFIERS, VOCABULARY
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}
 FUZZ = settings(deadline=None, max_examples=500, suppress_health_check=list(HealthCheck))
+SLOWEST = 1.0   # seconds: no input may make the front end hang (issue 8)
 
 
 def compile_text(text: str, params=None) -> None:
+    t0 = time.perf_counter()
+    try:
+        _compile(text, params)
+    finally:   # measured here, not with hypothesis' deadline, so a slow *error* path counts too
+        elapsed = time.perf_counter() - t0
+        assert elapsed < SLOWEST, f"{elapsed:.2f} s for {text[:200]!r}"
+
+
+def _compile(text: str, params=None) -> None:
     try:
         g = build(parse(text, "fuzz.arch"), params or {})
     except ArchError as e:
@@ -36,6 +55,42 @@ ALPHABET = st.sampled_from(list("abcdefgxXz×*0123456789 ,;:[]()=-_.#\n\t")
                               "block b(c) = ", "param n = 3\n", "alias m: n = 2\n", "1000-d fc",
                               "average pool", "soft-max", "LRN(k=2)", "dropout 0.5", "é", "\u00a0",
                               "\ufeff", "→", "\r\n", "\\\n"])
+
+
+_LOOKAROUND = re.compile(r"\(\?<?[!=]\[[^\]]*\]\)")   # (?<![\w.]) etc.: from_regex can't
+
+
+def grammar_tokens():
+    """One strategy per terminal of the grammar: keywords and punctuation as written, regex
+    terminals (DIMS, NUMBER, REPEAT, NAME, comments, ...) as strings their pattern matches."""
+    out = []
+    for term in _lark().terminals:
+        if term.pattern.type == "str":
+            out.append(st.just(term.pattern.value))
+        else:
+            out.append(st.from_regex(_LOOKAROUND.sub("", term.pattern.to_regexp()),
+                                     fullmatch=True).filter(lambda t: len(t) < 40))
+    return out
+
+
+GRAMMAR_TOKEN = st.one_of(*grammar_tokens(),
+                          st.sampled_from(VOCABULARY + sorted(MODIFIERS) + SETTING_WORDS
+                                          + ["×", "x", "-", "\n", "conv3-64", "FC-4096", "A", "B",
+                                             "C", "plain", "he", "normal", "on", "1×1", "3×3"]))
+SEPARATOR = st.sampled_from(["", " ", " ", "\n", ", "])
+
+
+@settings(deadline=None, max_examples=500, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(GRAMMAR_TOKEN, SEPARATOR), max_size=50))
+def test_grammar_token_sequences(pairs):
+    compile_text("".join(tok + sep for tok, sep in pairs))
+
+
+def test_grammar_vocabulary_covers_every_terminal():
+    """The token strategy above really is generated from the grammar: one per terminal."""
+    names = {t.name for t in _lark().terminals}
+    assert {"DIMS", "REPEAT", "NAME", "NUMBER", "FCDIM", "NETWORK", "BLOCK", "LSQB"} <= names
+    assert len(grammar_tokens()) == len(names)
 
 
 @FUZZ
