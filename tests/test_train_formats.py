@@ -2,6 +2,7 @@
 training step on each; batched augmentation ops checked against per-sample slicing."""
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -71,6 +72,50 @@ def test_bad_data_specs_are_user_errors(tmp_path):
         load_data("mnist")
     with pytest.raises(TrainError, match="CIFAR-10"):
         load_data(f"cifar10:{tmp_path}")
+
+
+class _Hostile:
+    """Unpickling this calls os.system: what a booby-trapped "dataset" would contain."""
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar_pickles_never_run_code(tmp_path, protocol):
+    root = _write_cifar(tmp_path / "c")
+    marker = tmp_path / "pwned"
+    with open(root / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": _Hostile(marker), b"labels": [0]}, f, protocol=protocol)
+    with pytest.raises(TrainError, match=r"data_batch_3: not a CIFAR-10 batch \(refusing posix.system"):
+        load_data(f"cifar10:{root}")
+    assert not marker.exists()
+    with open(root / "data_batch_3", "wb") as f:
+        pickle.dump([1, 2, 3], f, protocol=protocol)
+    with pytest.raises(TrainError, match="expected a dict with data and labels"):
+        load_data(f"cifar10:{root}")
+    with open(root / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, f, protocol=protocol)
+    with pytest.raises(TrainError, match="data_batch_3: not a CIFAR-10 batch"):
+        load_data(f"cifar10:{root}")
+    with open(root / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, f, protocol=protocol)
+    with pytest.raises(TrainError, match="2 images but 1 labels"):
+        load_data(f"cifar10:{root}")
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar_pickles_of_any_protocol_load(tmp_path, protocol):
+    root = tmp_path / "c"
+    root.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(root / name, "wb") as f:
+            pickle.dump({b"data": np.full((2, 3072), 7, np.uint8), b"labels": [1, 2]}, f,
+                        protocol=protocol)
+    data = load_data(f"cifar10:{root}")
+    assert data.train_x.shape == (10, 3, 32, 32) and int(data.train_x.max()) == 7
 
 
 def test_crop_and_flip_match_per_sample_slicing():

@@ -93,10 +93,35 @@ def _synthetic(arg: str, input_size, seed: int) -> Dataset:
     return Dataset("synthetic", x[:n], y[:n], x[n:], y[n:], 10, "none")
 
 
+# Everything a CIFAR-10 batch pickle may name: numpy's array reconstruction (under its
+# numpy 1 and numpy 2 module names, for protocols 2–5) and the bytes codec of protocol 2.
+_CIFAR_GLOBALS = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+                  for n in ("_reconstruct", "scalar")} | {
+    (m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")} | {
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """A pickle reader for data, not code: any global outside :data:`_CIFAR_GLOBALS` (the
+    ``os.system`` a hostile "dataset" would smuggle in) is refused before it is called."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _CIFAR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name}: CIFAR-10 batches hold only "
+                                     "arrays, lists and bytes")
+
+
 def _unpickle(path: Path) -> dict:
-    # The CIFAR-10 distribution *is* a pickle; it is only read from a path the user chose.
+    """One CIFAR-10 batch (the distribution *is* a pickle), read without running any code."""
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="bytes")
+        try:
+            d = _CifarUnpickler(f, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+            raise TrainError(f"{path}: not a CIFAR-10 batch ({e})") from None
+    if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
+        raise TrainError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
+    return d
 
 
 def _cifar10(root: Path) -> Dataset:
@@ -111,8 +136,13 @@ def _cifar10(root: Path) -> Dataset:
         xs, ys = [], []
         for f in files:
             d = _unpickle(f)
-            xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(d[b"labels"], dtype=np.int64))
+            try:
+                xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                ys.append(np.asarray(d[b"labels"], dtype=np.int64).reshape(-1))
+            except (ValueError, TypeError) as e:
+                raise TrainError(f"{f}: not a CIFAR-10 batch ({e})") from None
+            if len(xs[-1]) != len(ys[-1]):
+                raise TrainError(f"{f}: {len(xs[-1])} images but {len(ys[-1])} labels")
         return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
 
     (trx, try_), (tex, tey) = read(train_files), read([root / "test_batch"])
