@@ -76,3 +76,14 @@ def test_bench_reports_throughput_and_memory(capsys):
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0 and res["mode"] == "train" and res["batch"] == 8 and res["input"] == [3, 16, 16]
     assert res["images_per_s"] > 0 and res["peak_memory_bytes"] > 10 * 2**20
+
+
+@pytest.mark.parametrize("value", ["3.5", "[1, 2]", "__import__('os').getcwd()", "n"])
+def test_train_defines_are_integers_only(value, tmp_path, capsys):
+    """-D is parsed as for every other command (never YAML or Python): exit 2, nothing written."""
+    from archdsl.train.__main__ import main
+    rc = main(["train", "resnet-cifar", "-D", f"n={value}", "--recipe", "smoke",
+               "--out", str(tmp_path / "run")])
+    assert rc == 2
+    assert "expected an integer or a comma list of integers" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -15,8 +15,10 @@ from archdsl.train.errors import TrainError
 
 
 def _defines(items: list[str] | None) -> dict[str, Any]:
-    from archdsl.train.config import parse_assignments
-    return parse_assignments(items or [], "-D")
+    """``-D`` exactly as every other command reads it: integers or comma lists of integers,
+    never evaluated (a bad value is a spec error, exit 2)."""
+    from archdsl.report_cmd import parse_define
+    return dict(parse_define(d) for d in items or [])
 
 
 def _shape(text: str) -> list[int]:
@@ -121,7 +123,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec file or name (testnet:resnet / testnet:plain for built-in test nets)")
-    p.add_argument("-D", dest="define", action="append", metavar="K=V", help="spec parameter, e.g. -D n=3")
+    p.add_argument("-D", "--define", dest="define", action="append", metavar="K=V",
+                   help="set a family parameter (integer or comma list of integers), e.g. -D n=3")
 
 
 def register(subparsers: Any) -> None:
