@@ -62,10 +62,18 @@ class ArchErrors(ArchError):
     """Several independent errors found in one run; renders them all, in source order."""
 
     def __init__(self, errors: list[ArchError]):
-        ordered = sorted(errors, key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+        ordered = sorted(_distinct(errors),
+                         key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
         first = ordered[0]
         super().__init__(first.message, first.span, first.hint, first.notes, first.source)
         self.errors = tuple(ordered)
+
+    def with_source(self, source: str) -> "ArchErrors":
+        """Attach the source to every error, so each one prints its line and caret."""
+        super().with_source(source)
+        for e in self.errors:
+            e.with_source(source)
+        return self
 
     def render(self) -> str:
         body = "\n".join(e.render() for e in self.errors)
@@ -95,8 +103,20 @@ def _located(kind: str, message: str, span: Span | None, source: str | None) -> 
     return out
 
 
+def _distinct(errors: list[ArchError]) -> list[ArchError]:
+    """``errors`` without repeats: a repeated layer or block fails the same way each time."""
+    seen, out = set(), []
+    for e in errors:
+        key = (e.message, e.span)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
 def collect(errors: list[ArchError]) -> None:
     """Raise the collected errors (one, or several as :class:`ArchErrors`); do nothing if none."""
+    errors = _distinct(errors)
     if len(errors) == 1:
         raise errors[0]
     if errors:

@@ -1,7 +1,10 @@
 """Every spec in tests/bad_specs/ fails ``archdsl check`` with exit 2 and the diagnostic its
 ``.expect`` sidecar names: for each error a line ``LINE:COL message`` (the message is a
-substring of the printed one), optionally followed by ``hint: substring``; ``args: ...`` gives
-extra command-line arguments. Positions are exact; no traceback may be printed."""
+substring of the printed one), optionally followed by ``hint: substring`` and by one
+``note: LINE:COL substring`` line per secondary location the error points at (a block's
+definition, the first of two duplicates), in the printed order; ``args: ...`` gives extra
+command-line arguments. Positions are exact, every printed note must be listed, and no
+traceback may be printed."""
 import contextlib
 import io
 import re
@@ -16,9 +19,18 @@ from archdsl.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 BAD = sorted((ROOT / "tests" / "bad_specs").glob("*.arch"))
 ERROR = re.compile(r"^(.*?):(\d+):(\d+): error: (.*)$")
+NOTE = re.compile(r"^(.*?):(\d+):(\d+): note: (.*)$")
+
+
+def _located(text: str) -> dict:
+    """``LINE:COL message`` -> its position and message."""
+    pos, msg = text.strip().split(" ", 1)
+    ln, col = map(int, pos.split(":"))
+    return {"line": ln, "col": col, "message": msg.strip()}
 
 
 def read_expect(path: Path):
+    """The extra arguments and the expected errors (each with its hint and notes) of a sidecar."""
     args, errors = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -27,10 +39,10 @@ def read_expect(path: Path):
             args = line[5:].split()
         elif line.startswith("hint:"):
             errors[-1]["hint"] = line[5:].strip()
+        elif line.startswith("note:"):
+            errors[-1]["notes"].append(_located(line[5:]))
         else:
-            pos, msg = line.split(" ", 1)
-            ln, col = map(int, pos.split(":"))
-            errors.append({"line": ln, "col": col, "message": msg.strip(), "hint": None})
+            errors.append({**_located(line), "hint": None, "notes": []})
     return args, errors
 
 
@@ -55,12 +67,15 @@ def run_check_subprocess(*argv):
 
 
 def parse_output(stderr: str):
-    """The errors in rendered output: position, message and hint of each."""
+    """The errors in rendered output: position, message, hint and notes of each."""
     out = []
     for line in stderr.splitlines():
         if m := ERROR.match(line):
             out.append({"file": m[1], "line": int(m[2]), "col": int(m[3]), "message": m[4],
-                        "hint": None})
+                        "hint": None, "notes": []})
+        elif (m := NOTE.match(line)) and out:
+            out[-1]["notes"].append({"file": m[1], "line": int(m[2]), "col": int(m[3]),
+                                     "message": m[4]})
         elif line.startswith("  hint: ") and out:
             out[-1]["hint"] = line[8:]
     return out
@@ -89,6 +104,11 @@ def test_bad_spec(path):
             assert g["hint"] is not None and e["hint"] in g["hint"], r.stderr
         if g["file"] != "<command line>":
             assert g["file"].endswith(path.name)
+        assert len(g["notes"]) == len(e["notes"]), r.stderr
+        for gn, en in zip(g["notes"], e["notes"]):
+            assert (gn["line"], gn["col"]) == (en["line"], en["col"]), r.stderr
+            assert en["message"] in gn["message"], r.stderr
+            assert gn["file"].endswith(path.name), r.stderr
     if len(expected) > 1:
         assert r.stderr.rstrip().endswith(f"{len(expected)} errors")
 
