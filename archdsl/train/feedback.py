@@ -8,11 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from archdsl.atomic import write_text
 from archdsl.train.plot import Series, plot_curves
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``: one JSON object per log/eval event."""
+    """Append-only ``metrics.jsonl``: one JSON object per log/eval event.
+
+    A fresh run empties the file and a resume drops the rows after its checkpoint; both
+    rewrites are atomic, so a kill during one leaves the previous log whole.
+    """
 
     def __init__(self, path: Path, resume_step: int | None = None):
         self.path = path
@@ -20,9 +25,9 @@ class MetricsLog:
             # Drop rows written after the checkpoint we resume from: they will be redone.
             keep = [ln for ln in path.read_text().splitlines()
                     if ln.strip() and json.loads(ln).get("step", 0) <= resume_step]
-            path.write_text("".join(k + "\n" for k in keep))
+            write_text(path, "".join(k + "\n" for k in keep))
         elif resume_step is None:
-            path.write_text("")
+            write_text(path, "")
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (flushed immediately, so a crash loses nothing logged)."""

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
+from archdsl.atomic import write_text
 from archdsl.limits import Limits
 from archdsl.train import checkpoint as ckpt_io
 from archdsl.train.config import TrainConfig
@@ -125,7 +126,7 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
         start = int(state["step"])
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(
+        write_text(out / "config.yaml", yaml.safe_dump(
             {"spec": spec, "params": params, "data": data_spec, **cfg.to_dict()}, sort_keys=False))
     log = MetricsLog(out / "metrics.jsonl", start if resume else None) if rt.is_main else None
     channels_last = use_channels_last(cfg, rt.device)

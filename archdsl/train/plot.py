@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from archdsl.atomic import atomic_path
+
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127)]
 
@@ -96,5 +98,6 @@ def plot_curves(series: list[Series], path: str | Path, title: str = "",
         _dashed(d, seg, color, s.width) if s.dashed else d.line(seg, fill=color, width=s.width)
         d.text((w - right - 120, y), s.label, fill="black", font=font, anchor="lm")
     path = Path(path)
-    img.save(path)
+    with atomic_path(path) as tmp:   # Pillow picks PNG from the temp name's last suffix
+        img.save(tmp)
     return path
