@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from .build import build
-from .errors import ArchError, Span
+from .errors import ArchError, Span, split_lines
 from .ir import Graph
-from .limits import Limits
+from .limits import Limits, check_built
 from .parser import parse
 
 Architecture = Graph  # the validated IR is what users hold
@@ -46,7 +46,7 @@ def find_spec(name: str) -> tuple[Path, str | None]:
         if f.is_file():
             return f, None
     for d in spec_dirs():
-        for f in sorted(d.glob("*.arch")):
+        for f in _spec_files(d):
             if name in _aliases(f):
                 return f, name
     known = sorted(list_specs())
@@ -59,17 +59,23 @@ def list_specs() -> dict[str, Path]:
     """Every bundled network name (file stems and family aliases) with its file."""
     out: dict[str, Path] = {}
     for d in reversed(spec_dirs()):
-        for f in sorted(d.glob("*.arch")):
+        for f in _spec_files(d):
             out[f.stem] = f
             out.update((alias, f) for alias in _aliases(f))
     return out
+
+
+def _spec_files(d: Path) -> list[Path]:
+    """The ``.arch`` files of a spec directory, sorted. Dot-files are skipped: a killed
+    ``fmt --in-place`` can leave its half-written temp file ``.name.XXXX.tmp.arch``."""
+    return sorted(f for f in d.glob("*.arch") if not f.name.startswith("."))
 
 
 def _aliases(path: Path) -> list[str]:
     """The family-member names a spec file declares (``alias resnet56: n = 9``), found by a
     line scan: cheaper than parsing every bundled spec to resolve one name."""
     names = []
-    for line in read_spec(path).splitlines():
+    for line in split_lines(read_spec(path)):
         words = line.split("#", 1)[0].replace(":", " : ").split()
         if len(words) >= 2 and words[0].lower() == "alias":
             names.append(words[1])
@@ -87,7 +93,13 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
     text, file = _source(spec)
     if file is not None and file.endswith((".yaml", ".yml")):
         from .irio import graph_from_yaml
-        return graph_from_yaml(text, file)
+        if params or alias:
+            raise ArchError(f"{file} is an IR file, already built: parameters and aliases "
+                            f"({', '.join(sorted(params)) or alias}) cannot be applied",
+                            hint="load the .arch spec it was built from instead")
+        graph = graph_from_yaml(text, file)
+        check_built(graph, limits or Limits())
+        return graph
     if file is None:
         if "\n" not in str(spec) and not str(spec).strip().startswith(("network", "input")):
             path, found_alias = find_spec(str(spec))

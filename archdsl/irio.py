@@ -25,6 +25,7 @@ Sequences come back as tuples, as the IR stores them.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -35,6 +36,9 @@ from .ir import Graph, Node, Stage
 from .ops import OPS, ShapeError
 
 FORMAT, VERSION = "archdsl-ir", 1
+# The C loader when libyaml is present (~10× faster on a ResNet-152 IR); safe either way:
+# no tag can construct a Python object.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SPAN = re.compile(r"^(?P<file>.*):(?P<line>\d+):(?P<col>\d+)(?:-(?P<el>\d+):(?P<ec>\d+))?$")
 
 
@@ -118,7 +122,7 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
     """
     where = Span(file, 1, 1)
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         span = Span(file, mark.line + 1, mark.column + 1) if mark else where
@@ -145,28 +149,160 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
     return graph
 
 
+def _text(d: dict, key: str, default: Any = KeyError) -> Any:
+    """A string field of a node mapping (``default`` when absent, if given)."""
+    if key not in d and default is not KeyError:
+        return default
+    v = d[key]
+    if not isinstance(v, str):
+        raise ValueError(f"node field {key!r} must be a string, not {v!r}")
+    return v
+
+
 def _node(d: dict) -> Node:
-    return Node(name=d["name"], op=d["op"], inputs=_frozen(d["inputs"]),
-                attrs=tuple((k, _frozen(v)) for k, v in d["attrs"].items()),
-                shape=_frozen(d["shape"]), span=span_from_str(d["span"]), stage=d["stage"],
-                block=d.get("block"), role=d.get("role", "main"))
+    if not isinstance(d, dict) or not isinstance(d.get("attrs"), dict):
+        raise ValueError(f"a node must be a mapping with an attrs mapping, not {d!r:.60}")
+    inputs = _frozen(d["inputs"])
+    if not isinstance(inputs, tuple) or not all(isinstance(i, str) for i in inputs):
+        raise ValueError(f"node inputs must be a list of names, not {d['inputs']!r}")
+    shape = _frozen(d["shape"])
+    if not isinstance(shape, tuple):
+        raise ValueError(f"node shape must be a list, not {d['shape']!r}")
+    role = _text(d, "role", "main")
+    if role not in ("main", "shortcut"):
+        raise ValueError(f"node role must be main or shortcut, not {role!r}")
+    return Node(name=_text(d, "name"), op=_text(d, "op"), inputs=inputs,
+                attrs=tuple((str(k), _frozen(v)) for k, v in d["attrs"].items()),
+                shape=shape, span=span_from_str(d["span"]), stage=_text(d, "stage"),
+                block=_text(d, "block", None), role=role)
+
+
+# What each attribute may hold. The op table trusts its attributes (the builder made them);
+# a hand-edited ir.yaml is checked here first, so a bad value is a located error, not a
+# TypeError or a division by zero deep in a shape rule.
+_INIT = re.compile(r"he|torch|normal\((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\)")
+_POSITIVE = {"in_channels", "out_channels", "groups", "channels", "in_features", "out_features",
+             "kernel", "stride", "size"}
+_NATURAL = {"padding", "pad_before", "pad_after"}
+_REAL = {"p", "alpha", "beta", "k", "eps", "momentum"}
+_FLAG = {"bias"}
+_TEXT = {"init"}
+_OPTIONAL_REAL = {"bias_init"}
+
+
+def _is_int(v: Any, least: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+
+def _is_pair(op: str, key: str) -> bool:
+    """Window sizes are (h, w) pairs; option A's stride and LRN's size are single numbers."""
+    if key in ("kernel", "padding"):
+        return True
+    return (key == "stride" and op != "pad_shortcut") or (key == "size" and op == "adaptive_avgpool")
+
+
+def _bad_attr(op: str, key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be attribute ``key`` of an ``op`` node, or None when it can."""
+    if key in _POSITIVE or key in _NATURAL:
+        least = 1 if key in _POSITIVE else 0
+        if _is_pair(op, key):
+            if not (isinstance(value, tuple) and len(value) == 2
+                    and all(_is_int(v, least) for v in value)):
+                return f"a pair of integers ≥ {least}"
+        elif not _is_int(value, least):
+            return f"an integer ≥ {least}"
+    elif key in _REAL:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            return "a number ≥ 0"
+        if key == "p" and value >= 1:
+            return "a probability below 1"
+    elif key in _FLAG:
+        if not isinstance(value, bool):
+            return "true or false"
+    elif key in _TEXT:
+        if not isinstance(value, str) or not _INIT.fullmatch(value):
+            return "an initialisation like 'he' or 'normal(0.01)'"
+    elif key in _OPTIONAL_REAL:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            return "a number or null"
+    else:
+        return "a known attribute"
+    return None
+
+
+_WINDOW = frozenset({"kernel", "stride", "padding"})
+_DENSE = frozenset({"bias", "bias_init", "init"})
+# Exactly the attributes each op's rules read (the table at the top of archdsl.ops).
+_ATTRS = {"conv": _WINDOW | _DENSE | {"in_channels", "out_channels", "groups"},
+          "fc": _DENSE | {"in_features", "out_features"},
+          "bn": frozenset({"channels", "eps", "momentum"}),
+          "lrn": frozenset({"size", "alpha", "beta", "k"}),
+          "maxpool": _WINDOW, "avgpool": _WINDOW, "adaptive_avgpool": frozenset({"size"}),
+          "dropout": frozenset({"p"}),
+          "pad_shortcut": frozenset({"stride", "pad_before", "pad_after"})}
+
+
+def _check_values(graph: Graph, file: str) -> None:
+    """Input shape, class count and every node attribute have the types the op table needs."""
+    where = Span(file, 1, 1)
+    if len(graph.input_shape) != 3 or not all(_is_int(v, 1) for v in graph.input_shape):
+        raise ArchError(f"input_shape must be three positive integers, not {list(graph.input_shape)}",
+                        where)
+    if not _is_int(graph.num_classes, 1):
+        raise ArchError(f"num_classes must be a positive integer, not {graph.num_classes!r}", where)
+    stages = [st.name for st in graph.stages]
+    if not all(isinstance(name, str) for name in stages) or len(set(stages)) != len(stages):
+        raise ArchError(f"stage names must be distinct strings, not {stages}", where)
+    for st in graph.stages:
+        if st.declared is not None and not (isinstance(st.declared, tuple) and len(st.declared) == 2
+                                            and all(_is_int(v, 1) for v in st.declared)):
+            raise ArchError(f"stage {st.name}: declared size {st.declared!r} must be two positive "
+                            "integers", st.span)
+    seen = {"input"}
+    for n in graph.nodes:
+        if n.name in seen:
+            raise ArchError(f"node name {n.name!r} is used twice", n.span)
+        seen.add(n.name)
+        if n.stage not in stages:
+            raise ArchError(f"{n.name}: stage {n.stage!r} is not one of the stages", n.span)
+        want, have = _ATTRS.get(n.op, frozenset()), {k for k, _ in n.attrs}
+        if n.op in OPS and have != want:
+            odd = sorted(want - have) or sorted(have - want)
+            raise ArchError(f"{n.name}: {n.op} {'needs' if want - have else 'has no'} "
+                            f"attribute{'s' * (len(odd) > 1)} {', '.join(odd)}", n.span)
+        for key, value in n.attrs:
+            if (why := _bad_attr(n.op, key, value)) is not None:
+                raise ArchError(f"{n.name}: attribute {key} = {value!r} must be {why}", n.span)
+        if not all(_is_int(v, 1) for v in n.shape):
+            raise ArchError(f"{n.name}: shape {list(n.shape)} must be positive integers", n.span)
 
 
 def _check(graph: Graph, file: str) -> None:
-    """Every op known, every input defined earlier, every stored shape re-inferred."""
+    """Every value well typed, every op known, every input defined earlier, every stored
+    shape re-inferred."""
     shapes: dict[str, tuple] = {"input": graph.input_shape}
     if not graph.nodes:
         raise ArchError("the IR file has no nodes", Span(file, 1, 1))
+    _check_values(graph, file)
     for n in graph.nodes:
         if n.op not in OPS:
             raise ArchError(f"{n.name}: unknown op {n.op!r}", n.span)
+        arity = 2 if n.op == "add" else 1   # add joins main path and shortcut
+        if len(n.inputs) != arity:
+            raise ArchError(f"{n.name}: {n.op} takes {arity} input{'s' * (arity > 1)}, "
+                            f"not {len(n.inputs)}", n.span)
         missing = [i for i in n.inputs if i not in shapes]
         if missing:
             raise ArchError(f"{n.name}: input {missing[0]!r} is not defined before it", n.span)
         try:
             got = OPS[n.op].infer(dict(n.attrs), [shapes[i] for i in n.inputs])
-        except (ShapeError, KeyError) as e:
-            raise ArchError(f"{n.name}: {getattr(e, 'message', e)}", n.span) from None
+        except ShapeError as e:
+            raise ArchError(f"{n.name}: {e.message}", n.span) from None
+        except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
+            # _check_values should have caught it; a hand-made file can still combine
+            # well-typed values into nonsense (e.g. a 2-d shape into a conv)
+            raise ArchError(f"{n.name}: malformed node ({type(e).__name__}: {e})", n.span) from None
         if tuple(got) != n.shape:
             raise ArchError(f"{n.name}: stored shape {n.shape} but {n.op} gives {tuple(got)}",
                             n.span)

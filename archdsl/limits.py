@@ -49,6 +49,14 @@ def check_depth(weighted: list[tuple[int, Span]], limits: Limits) -> None:
                             hint="reduce the repeat counts, or raise the limit with --max-depth")
 
 
+def check_built(graph: Graph, limits: Limits) -> None:
+    """All budgets for a graph that arrives already built (an ``ir.yaml``): weighted layers,
+    then parameters and activations (:func:`check_graph`). Repeat counts no longer exist."""
+    weighted = [(1, n.span) for n in graph.nodes if n.op in ("conv", "fc") and n.role == "main"]
+    check_depth(weighted, limits)
+    check_graph(graph, limits)
+
+
 def check_graph(graph: Graph, limits: Limits) -> None:
     """Refuse a graph over the parameter or activation-memory budget, located at the layer
     where the running total crosses the limit."""
