@@ -23,8 +23,8 @@ class MetricsLog:
         self.path = path
         if resume_step is not None and path.exists():
             # Drop rows written after the checkpoint we resume from: they will be redone.
-            keep = [ln for ln in path.read_text().splitlines()
-                    if ln.strip() and json.loads(ln).get("step", 0) <= resume_step]
+            keep = [json.dumps(r) for r in _parse(path.read_text())
+                    if r.get("step", 0) <= resume_step]
             write_text(path, "".join(k + "\n" for k in keep))
         elif resume_step is None:
             write_text(path, "")
@@ -36,7 +36,23 @@ class MetricsLog:
 
     def rows(self) -> list[dict[str, Any]]:
         """All rows written so far."""
-        return [json.loads(ln) for ln in self.path.read_text().splitlines() if ln.strip()]
+        return _parse(self.path.read_text())
+
+
+def _parse(text: str) -> list[dict[str, Any]]:
+    """The rows of a metrics log. A last line cut short (the process was killed mid-append)
+    is dropped; a bad line anywhere else means the file is not ours and is an error."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    rows = []
+    for i, ln in enumerate(lines):
+        try:
+            row = json.loads(ln)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1 and not text.endswith("\n"):
+                break
+            raise
+        rows.append(row)
+    return rows
 
 
 def interactive() -> bool:
