@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from archdsl.train.errors import TrainError
 from archdsl.train.feedback import MetricsLog
 
 
@@ -25,5 +26,5 @@ def test_fresh_run_empties_the_log(tmp_path):
 def test_a_bad_line_in_the_middle_is_an_error(tmp_path):
     f = tmp_path / "metrics.jsonl"
     f.write_text('{"step": 1}\nnot json\n{"step": 2}\n')
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(TrainError, match="line 2 is not a JSON row"):
         MetricsLog(f, resume_step=5)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from archdsl.atomic import write_text
+from archdsl.train.errors import TrainError
 from archdsl.train.plot import Series, plot_curves
 
 
@@ -23,7 +24,7 @@ class MetricsLog:
         self.path = path
         if resume_step is not None and path.exists():
             # Drop rows written after the checkpoint we resume from: they will be redone.
-            keep = [json.dumps(r) for r in _parse(path.read_text())
+            keep = [json.dumps(r) for r in _parse(path)
                     if r.get("step", 0) <= resume_step]
             write_text(path, "".join(k + "\n" for k in keep))
         elif resume_step is None:
@@ -36,12 +37,13 @@ class MetricsLog:
 
     def rows(self) -> list[dict[str, Any]]:
         """All rows written so far."""
-        return _parse(self.path.read_text())
+        return _parse(self.path)
 
 
-def _parse(text: str) -> list[dict[str, Any]]:
+def _parse(path: Path) -> list[dict[str, Any]]:
     """The rows of a metrics log. A last line cut short (the process was killed mid-append)
     is dropped; a bad line anywhere else means the file is not ours and is an error."""
+    text = path.read_text()
     lines = [ln for ln in text.split("\n") if ln.strip()]
     rows = []
     for i, ln in enumerate(lines):
@@ -50,7 +52,8 @@ def _parse(text: str) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             if i == len(lines) - 1 and not text.endswith("\n"):
                 break
-            raise
+            raise TrainError(f"{path}: line {i + 1} is not a JSON row",
+                             hint="this is not an archdsl run directory, or the file was edited") from None
         rows.append(row)
     return rows
 
