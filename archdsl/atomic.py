@@ -14,7 +14,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 
 def _unwind(signum: int, frame) -> None:
@@ -40,6 +40,29 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _temp_beside(path: Path) -> Path:
+    """A new empty temp file in ``path``'s directory (same filesystem, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the mode ``path`` has (or the umask's usual one: mkstemp creates 0600),
+    fsync it, and rename it over ``path``."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, else vanishes.
@@ -49,31 +72,47 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     umask-derived one (mkstemp creates 0600) and is fsynced before the rename.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with _sigterm_unwinds():
-        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        tmp = _temp_beside(path)
         try:   # from here the temp file is always removed; only a signal inside mkstemp could strand it
-            os.close(fd)
-            tmp = Path(name)
             yield tmp
-            try:   # a rewrite keeps the file's mode; a new file gets the umask's usual one
-                mode = path.stat().st_mode & 0o7777
-            except FileNotFoundError:
-                umask = os.umask(0)
-                os.umask(umask)
-                mode = 0o666 & ~umask
-            os.chmod(tmp, mode)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            _commit(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
+                os.unlink(tmp)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
     with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:   # newlines as given
-            f.write(text)
+        _write(tmp, text)
     return Path(path)
+
+
+def write_texts(files: Mapping[str | os.PathLike, str]) -> list[Path]:
+    """Write several files that belong together (a build's model.py, ir.yaml, report.json).
+
+    Every new content is written and fsynced to its temp file first; only then are the temp
+    files renamed over their targets, in order, back to back. A kill while contents are
+    written leaves all the old files; only a kill between two renames (microseconds apart)
+    can leave a mix, and even then each file is whole, old or new.
+    """
+    targets = [Path(p) for p in files]
+    temps: list[Path] = []
+    with _sigterm_unwinds():
+        try:
+            for path, text in zip(targets, files.values()):
+                temps.append(_temp_beside(path))
+                _write(temps[-1], text)
+            for tmp, path in zip(temps, targets):
+                _commit(tmp, path)
+        finally:
+            for tmp in temps:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+    return targets
+
+
+def _write(tmp: Path, text: str) -> None:
+    with open(tmp, "w", encoding="utf-8", newline="") as f:   # newlines as given
+        f.write(text)

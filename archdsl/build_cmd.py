@@ -4,8 +4,9 @@
 (or DIR): ``model.py`` (standalone PyTorch source), ``ir.yaml`` (the validated IR, which
 ``archdsl.load`` reads back), ``report.json`` (counts) and, with ``--export``, ``model.pt2``
 or ``model.onnx`` (a freshly initialised model: the architecture, not trained weights).
-Every file is written atomically: a temporary file in the same directory, then
-``os.replace``, so a reader never sees half a file. Torch is imported only for ``--export``.
+The files are written atomically, as a set: each to a temporary file in the same
+directory, then all renamed into place (``os.replace``), so a reader never sees half a file
+and a killed build leaves the previous one. Torch is imported only for ``--export``.
 """
 from __future__ import annotations
 
@@ -17,18 +18,13 @@ from typing import Any, Mapping
 
 from .count import count
 from .errors import ArchError
-from .atomic import write_text
+from .atomic import write_texts
 from .ir import Graph
 from .irio import graph_to_yaml
 from .limits import Limits, add_limit_options, limits_from_args
 from .report_cmd import parse_define
 
 EXPORTS = ("pt2", "onnx")
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (see :mod:`archdsl.atomic`)."""
-    return write_text(path, text)
 
 
 def report_dict(graph: Graph) -> dict[str, Any]:
@@ -70,9 +66,11 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else Path("build") / graph.name
     out.mkdir(parents=True, exist_ok=True)
     report = report_dict(graph)
-    written = [write_atomic(out / "model.py", generate_source(graph)),
-               write_atomic(out / "ir.yaml", graph_to_yaml(graph)),
-               write_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")]
+    # All three texts exist before any file changes, and they are renamed into place
+    # together: a killed build leaves the old set, not a new model.py beside an old IR.
+    written = write_texts({out / "model.py": generate_source(graph),
+                           out / "ir.yaml": graph_to_yaml(graph),
+                           out / "report.json": json.dumps(report, indent=1) + "\n"})
     if export is not None:
         from .lowering.export import FORMATS, export_model
         from .lowering.lower import lower

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from archdsl.atomic import atomic_path, write_text
+from archdsl.atomic import atomic_path, write_text, write_texts
 
 
 def test_replaces_and_keeps_mode(tmp_path):
@@ -33,3 +33,31 @@ def test_failure_midway_leaves_old_file(tmp_path):
             raise RuntimeError("killed")
     assert f.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_write_texts_changes_a_set_together(tmp_path):
+    a, b = tmp_path / "model.py", tmp_path / "ir.yaml"
+    a.write_text("old a")
+    b.write_text("old b")
+    assert write_texts({a: "new a", b: "new b"}) == [a, b]
+    assert (a.read_text(), b.read_text()) == ("new a", "new b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ir.yaml", "model.py"]
+
+
+def test_write_texts_failure_leaves_every_old_file(tmp_path, monkeypatch):
+    """A failure while the second content is written: the first file is not replaced yet."""
+    import archdsl.atomic as atomic
+    a, b = tmp_path / "model.py", tmp_path / "ir.yaml"
+    a.write_text("old a")
+    b.write_text("old b")
+    real = atomic._write
+
+    def fail_on_second(tmp, text):
+        if text == "new b":
+            raise OSError("disk full")
+        real(tmp, text)
+    monkeypatch.setattr(atomic, "_write", fail_on_second)
+    with pytest.raises(OSError):
+        write_texts({a: "new a", b: "new b"})
+    assert (a.read_text(), b.read_text()) == ("old a", "old b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ir.yaml", "model.py"]

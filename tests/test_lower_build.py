@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from archdsl.build_cmd import add_build_parser, run_build, write_atomic
+from archdsl.atomic import write_text as write_atomic
+from archdsl.build_cmd import add_build_parser, run_build
 from archdsl.errors import ArchError
 from archdsl.irio import graph_from_yaml
 from test_count_nets import tiny_resnet
