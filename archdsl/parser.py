@@ -1,6 +1,7 @@
 """Spec text -> AST (:mod:`archdsl.syntax`). Lark's exceptions become located ArchErrors."""
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
@@ -56,12 +57,10 @@ def parse(text: str, file: str = "<spec>") -> ast.Spec:
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     line, col = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
-        msg = f"unexpected character {ch!r}"
-        hint = "layer descriptions use words, numbers, sizes like 3×3, and , ; : [ ] ( ) = *"
-        if ch in "{}<>|&$%!?@^~`\"'":
-            hint = f"{ch!r} has no meaning in a spec; remove it"
-        return ArchError(msg, Span(file, line, col, line, col + 1), hint, source=text)
+        pos = exc.pos_in_stream
+        ch = text[pos] if pos < len(text) else "?"
+        return ArchError(f"unexpected character {ch!r}", Span(file, line, col, line, col + 1),
+                         _character_hint(text, pos, ch), source=text)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         expected = getattr(exc, "expected", None) or getattr(exc, "accepts", set())
         last = split_lines(text.rstrip())
@@ -87,6 +86,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
         return ArchError("unclosed '(': missing ')'", span, "close the arguments with ')'", source=text)
     if tok.type == "RPAR":
         return ArchError("unmatched ')'", span, "remove it, or open the arguments with '('", source=text)
+    if tok.type == "COLON" and not text[: tok.start_pos].rsplit("\n", 1)[-1].strip():
+        return ArchError("a stage header needs a name or an output size before ':'", span,
+                         "e.g. 'conv2_x 56×56:', 'head:' or '7×7:'", source=text)
     if tok.type == "COLON":
         return ArchError("unexpected ':'", span,
                          "a stage header is a name and/or size followed by ':', e.g. 'conv2_x 56×56:'",
@@ -94,7 +96,35 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     return ArchError(f"unexpected {shown}", span, _expected_hint(expected), source=text)
 
 
+# Characters that look like ones the grammar knows (PDF copy-paste); NFKC maps the full-width ones.
+_LOOK_ALIKES = {"✕": "×", "✖": "×", "⨯": "×", "⨉": "×", "∗": "*", "–": "-", "—": "-", "‐": "-",
+                "‑": "-", "−": "-"}
+
+
+def _character_hint(text: str, pos: int, ch: str) -> str:
+    """What to write instead of the character at ``text[pos]`` that no token starts with."""
+    after = text[pos + 1: pos + 2]
+    if ch == "×":   # not part of a size or a repeat, so something is missing around it
+        if pos > 0 and text[pos - 1].isdigit():
+            return "a size like 3×3 has a number after each '×'"
+        return "'×' repeats the part before it and needs a count: '×2' or '× n' (at least 1)"
+    if ch == "-" and after.isdigit():
+        return "numbers in a spec are never negative: counts, sizes and parameters are at least 0"
+    fix = _LOOK_ALIKES.get(ch) or unicodedata.normalize("NFKC", ch)
+    if unicodedata.digit(ch, None) is not None:
+        fix = str(unicodedata.digit(ch))
+    if fix != ch and (fix.isascii() or fix == "×"):
+        name = unicodedata.name(ch, "").lower()
+        return f"{ch!r}{f' ({name})' if name else ''} looks like {fix!r} but is another character; " \
+               f"write {fix!r}"
+    if ch in "{}<>|&$%!?@^~`\"'":
+        return f"{ch!r} has no meaning in a spec; remove it"
+    return "layer descriptions use words, numbers, sizes like 3×3, and , ; : [ ] ( ) = *"
+
+
 def _expected_hint(expected) -> str | None:
+    if set(expected) == {"NUMBER", "LSQB"}:   # after 'param n =' and in alias bindings
+        return "a parameter's value is a number or a list like [3, 4, 6, 3]"
     names = sorted({_TOKEN_NAMES.get(e, repr(e.lower())) for e in expected if not e.startswith("__")})
     if not names:
         return None
