@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from . import syntax as ast
 from .errors import ArchError
-from .words import suggest
+from .words import atom_text, suggest
 
 SHORTCUTS = {"a": "A", "b": "B", "c": "C", "plain": "plain", "none": "plain"}
 
@@ -53,7 +53,7 @@ def apply(settings: Settings, line: ast.With) -> Settings:
 def _apply_part(s: Settings, part: ast.Part) -> Settings:
     atoms = part.atoms
     words = [a.text.lower() if isinstance(a, ast.Word) else None for a in atoms]
-    text = " ".join(w or "?" for w in words)
+    text = " ".join(w or atom_text(a) for w, a in zip(words, atoms))
     if part.bracket is not None or part.repeat is not None or not atoms:
         raise ArchError("a setting is words like 'shortcut B' or 'batchnorm'", part.span)
     head = words[0]
@@ -87,7 +87,8 @@ def _apply_part(s: Settings, part: ast.Part) -> Settings:
             return replace(s, init="he")
         if words[1:2] == ["normal"] and len(atoms) == 3 and isinstance(atoms[2], ast.Num):
             if atoms[2].value <= 0:
-                raise ArchError("the standard deviation must be positive", atoms[2].span)
+                raise ArchError("the standard deviation must be positive", atoms[2].span,
+                                hint="e.g. 'init normal 0.01' (VGG, AlexNet)")
             return replace(s, init=f"normal({atoms[2].value:g})")
         raise ArchError("unknown initialisation", part.span, hint="use 'init he' or 'init normal 0.01'")
     raise ArchError(f"unknown setting '{text}'", part.span,

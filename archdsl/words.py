@@ -35,7 +35,7 @@ VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global
               "relu", "bn", "batchnorm", "stride", "padding", "groups", "bias"]
 MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
 
-_CONV_WORD = re.compile(r"conv(\d+)(?:x\d+)?-(\d+)$")   # VGG's conv3-64, conv1-256
+_CONV_WORD = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)$")   # VGG's conv3-64, conv1-256, conv1x3-64
 _FC_WORD = re.compile(r"fc-?(\d+)$")                     # FC-4096, fc1000
 
 
@@ -75,7 +75,11 @@ class Resolver:
         if isinstance(atom, ast.Product):
             out = 1
             for f in atom.factors:
-                out *= self.value(f, env, what)
+                v = self.value(f, env, what)
+                if isinstance(v, (list, tuple)):   # Python would repeat the list: 2*[1, 2]
+                    raise ArchError(f"'{f.text}' is a list, not a number", f.span,
+                                    hint=f"pick one element, like {f.text}[0]")
+                out *= v
             return out
         raise ArchError(f"expected a {what} here", atom.span)
 
@@ -136,7 +140,8 @@ class Resolver:
             if rest != ["fc"]:
                 raise ArchError(f"'{first.value}-d' must be followed by 'fc'", part.span,
                                 hint=f"write '{first.value}-d fc'")
-            return Layer("fc", {"out_features": first.value}, part.span)
+            return Layer("fc", {"out_features": _at_least_one("fc width", first.value, first.span)},
+                         part.span)
         if isinstance(first, ast.Word):
             return self._word_head(first, atoms[1:], part, env)
         raise ArchError(f"a row item cannot start with '{_text(part)}'", part.span,
@@ -148,7 +153,8 @@ class Resolver:
         phrase = " ".join(words)
         if len(vals) not in (2, 3):
             raise ArchError(f"a kernel size has two numbers (like 3×3), not {len(vals)}", dims.span)
-        kernel = (vals[0], vals[1])
+        kernel = _at_least_one("kernel size" if phrase in ("", "conv") else "window size",
+                               (vals[0], vals[1]), dims.span)
         if phrase in ("", "conv"):
             layer = Layer("conv", {"kernel": kernel}, part.span)
             if len(vals) == 3:
@@ -181,9 +187,13 @@ class Resolver:
             raise ArchError(f"unexpected '{extra}' after '{first.text}'", rest[0].span,
                             hint=f"'{first.text}' is a whole layer; separate layers with ','")
         if m := _CONV_WORD.match(word):
-            return Layer("conv", {"kernel": (int(m[1]), int(m[1])), "out_channels": int(m[2])}, span)
+            kernel = (int(m[1]), int(m[2] or m[1]))
+            _at_least_one("kernel size", kernel, first.span)
+            return Layer("conv", {"kernel": kernel,
+                                  "out_channels": _at_least_one("channel count", int(m[3]), first.span)},
+                         span)
         if m := _FC_WORD.match(word):
-            return Layer("fc", {"out_features": int(m[1])}, span)
+            return Layer("fc", {"out_features": _at_least_one("fc width", int(m[1]), first.span)}, span)
         if phrase in ("fc", "fully connected", "linear") and nums:
             return Layer("fc", {"out_features": self.count(nums[0], env, "fc width")}, span)
         if phrase in ("maxpool", "max pool", "max-pool"):
@@ -200,7 +210,7 @@ class Resolver:
             if not dims:
                 raise ArchError("adaptive average pool needs an output size", span,
                                 hint="e.g. 'adaptive average pool 7×7'")
-            return Layer("adaptive_avgpool", {"size": self._kernel(dims, None)}, span)
+            return Layer("adaptive_avgpool", {"size": self._kernel(dims, None, "output size")}, span)
         if phrase in ("lrn", "local response normalisation", "local response normalization"):
             return self._lrn(part, env)
         if phrase == "dropout":
@@ -224,16 +234,18 @@ class Resolver:
                             hint=suggest(first.text, list(self.blocks), "a block")
                             or f"define it first, e.g. 'block {first.text}(c) = [3×3, c; 3×3, c]'")
         raise ArchError(f"unknown layer '{_text(part)}'", first.span,
-                        hint=suggest(phrase, candidates, "a layer") or suggest(word, candidates, "a layer")
+                        hint=(not rest and suggest_shaped(first.text))
+                        or suggest(phrase, candidates, "a layer") or suggest(word, candidates, "a layer")
                         or "see docs/language.md for the layer words")
 
-    def _kernel(self, dims: list[ast.Dims], default):
+    def _kernel(self, dims: list[ast.Dims], default, what: str = "window size"):
+        """The (h, w) size after a pool word (``maxpool 3×3``), or ``default`` without one."""
         if not dims:
             return default
         d = dims[0]
         if len(d.values) != 2:
-            raise ArchError("a window size has two numbers, like 3×3", d.span)
-        return (d.values[0], d.values[1])
+            raise ArchError(f"a {what} has two numbers, like 3×3", d.span)
+        return _at_least_one(what, (d.values[0], d.values[1]), d.span)
 
     def _lrn(self, part: ast.Part, env) -> Layer:
         # AlexNet's constants (k=2, n=5, α=1e-4, β=0.75), which VGG's A-LRN reuses.
@@ -256,12 +268,29 @@ class Resolver:
     def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
         entries = []
         for entry in bracket.entries:
+            self._no_nested_block(entry[0], name)   # before resolving: a self-use never ends
             layers = self.layers(entry, env)
             if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
                 raise ArchError("each entry of a block is one convolution, like '3×3, 64'",
                                 entry[0].span, hint="separate the block's convolutions with ';'")
+            if "stride" in layers[0].explicit:
+                raise ArchError("a convolution inside a block takes no 'stride' of its own",
+                                _modifier_span(entry, "stride"),
+                                hint="stride the whole block: write it after the bracket "
+                                     "('[…], stride 2'), or pick the conv with 'with stride on 3×3'")
             entries.append(layers[0])
         return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span)
+
+    def _no_nested_block(self, head: ast.Part, name: str | None) -> None:
+        """Refuse a block (or a named block's use) as an entry of a block."""
+        used = head.atoms[0].text if head.atoms and isinstance(head.atoms[0], ast.Word) else None
+        if used == name and name is not None:
+            raise ArchError(f"block '{name}' uses itself", head.span,
+                            hint="a block's entries are convolutions, like '3×3, c'")
+        if head.bracket is not None or used in self.blocks:
+            raise ArchError("a block cannot contain another block", head.span,
+                            hint="write the convolutions in place, or put the blocks one after "
+                                 "the other in a row")
 
     def _block_use(self, bdef: ast.BlockDef, part: ast.Part, env) -> Layer:
         args = part.args or ()
@@ -274,7 +303,8 @@ class Resolver:
         for p, arg in zip(bdef.params, args):
             if arg.name is not None and arg.name != p:
                 raise ArchError(f"block '{bdef.name}' has no parameter '{arg.name}'", arg.span,
-                                hint=suggest(arg.name, list(bdef.params), "a parameter"))
+                                hint=suggest(arg.name, list(bdef.params), "a parameter")
+                                or f"write {bdef.name}({', '.join(bdef.params)})")
             bound[p] = self.value(arg.value, env, f"argument '{p}'")
         try:
             return self._bracket(bdef.body, bound, part.span, bdef.name, bdef.span)
@@ -294,6 +324,8 @@ class Resolver:
                             hint="a bare number is a channel count, allowed only right after a kernel size")
         key = atoms[0].text.lower()
         rest = atoms[1:]
+        if key in ("bias", "no", "pad", "padding", "stride", "groups"):
+            _not_twice(layer, key, part)
         if key == "no" and _words(rest) == ["bias"]:
             layer.attrs["bias"] = False
             layer.explicit.add("bias")
@@ -315,14 +347,45 @@ class Resolver:
             raise ArchError(f"'{key}' takes one number, like '{key} 2'", part.span)
         name = {"pad": "padding"}.get(key, key)
         if isinstance(rest[0], ast.Dims):
-            if name == "groups" or len(rest[0].values) != 2:
+            if name == "groups" or len(rest[0].values) != 2 or layer.kind == "block":
                 raise ArchError(f"'{key}' takes one number", rest[0].span)
             value = tuple(rest[0].values)
+            if name == "stride":
+                _at_least_one("stride", value, rest[0].span)
         else:
             v = self.count(rest[0], env, key, minimum=0 if name == "padding" else 1)
             value = v if name == "groups" else (v, v)
         layer.attrs[name] = value
         layer.explicit.add(name)
+
+
+def _not_twice(layer: Layer, key: str, part: ast.Part) -> None:
+    """Refuse a modifier that sets what an earlier one on the same layer already set."""
+    name = {"pad": "padding", "no": "bias"}.get(key, key)
+    if name not in layer.explicit:
+        return
+    if name == "bias" and layer.attrs.get("bias") != (key == "bias"):
+        raise ArchError(f"'{_text(part)}' contradicts the "
+                        f"'{'no bias' if key == 'bias' else 'bias'}' before it", part.span,
+                        hint="keep one of them")
+    raise ArchError(f"'{name}' is given twice for one layer", part.span, hint="keep one of them")
+
+
+def _modifier_span(entry: tuple[ast.Part, ...], word: str) -> Span:
+    """Where the modifier starting with ``word`` is in a row's parts (else the row's head)."""
+    for part in entry[1:]:
+        if part.atoms and isinstance(part.atoms[0], ast.Word) and part.atoms[0].text.lower() == word:
+            return part.span
+    return entry[0].span
+
+
+def _at_least_one(what: str, value, span: Span):
+    """``value`` (a number or a size tuple) if every number in it is at least 1, else an error."""
+    values = value if isinstance(value, tuple) else (value,)
+    if min(values) < 1:
+        shown = "×".join(map(str, values))
+        raise ArchError(f"{what} must be at least {'×'.join(['1'] * len(values))}, not {shown}", span)
+    return value
 
 
 def _is_modifier(part: ast.Part) -> bool:
@@ -347,21 +410,22 @@ def _words(atoms) -> list[str]:
 
 
 def _text(part: ast.Part) -> str:
-    bits = []
-    for a in part.atoms:
-        if isinstance(a, ast.Word):
-            bits.append(a.text)
-        elif isinstance(a, ast.Num):
-            bits.append(a.text)
-        elif isinstance(a, ast.Dims):
-            bits.append("×".join(map(str, a.values)))
-        elif isinstance(a, ast.FcDim):
-            bits.append(f"{a.value}-d")
-        elif isinstance(a, ast.Index):
-            bits.append(f"{a.name}[{a.index}]")
-        else:
-            bits.append("…")
-    return " ".join(bits) or "[…]"
+    return " ".join(atom_text(a) for a in part.atoms) or "[…]"
+
+
+def atom_text(a: ast.Atom) -> str:
+    """An atom as the user wrote it (near enough for a message): ``3×3``, ``depths[1]``, ``4*c``."""
+    if isinstance(a, (ast.Word, ast.Num)):
+        return a.text
+    if isinstance(a, ast.Dims):
+        return "×".join(map(str, a.values))
+    if isinstance(a, ast.FcDim):
+        return f"{a.value}-d"
+    if isinstance(a, ast.Index):
+        return f"{a.name}[{a.index}]"
+    if isinstance(a, ast.Product):
+        return "*".join(atom_text(f) for f in a.factors)
+    return "…"
 
 
 def _show(v: Any) -> str:
@@ -373,6 +437,29 @@ def _kind_name(kind: str) -> str:
             "avgpool": "average pooling", "fc": "an fc layer", "gap": "global average pooling",
             "lrn": "LRN", "dropout": "dropout", "softmax": "soft-max", "flatten": "flatten",
             "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling"}.get(kind, kind)
+
+
+# The number part of a shaped layer word, keyed by the letters that must precede it.
+_SHAPED = {"conv": re.compile(r"\d+(?:x\d+)?-\d+$"), "fc": re.compile(r"-?\d+$")}
+_LETTERS = re.compile(r"([A-Za-z]+)(.*)$")
+
+
+def suggest_shaped(word: str) -> str | None:
+    """'did you mean …?' for a misspelt word that carries numbers (``cnov3-16``, ``FX-4096``,
+    ``con1x1-64``): its letters are matched against ``conv``/``fc``, its numbers are kept."""
+    m = _LETTERS.match(word)
+    if not m:
+        return None
+    letters, numbers = m[1], m[2]
+    fits = [w for w, shape in _SHAPED.items() if shape.match(numbers)]
+    # Short words: 'fx' is as close to 'fc' as two letters get, hence the lower cutoff.
+    close = difflib.get_close_matches(letters.lower(), fits, n=1, cutoff=0.5)
+    if not close or close[0] == letters.lower():
+        return None
+    fixed = close[0].upper() if letters.isupper() else close[0]
+    if letters[0].isupper() and not letters.isupper():
+        fixed = fixed.capitalize()
+    return f"did you mean '{fixed}{numbers}'?"
 
 
 def suggest(word: str, candidates: list[str], what: str) -> str | None:
