@@ -19,7 +19,7 @@ from .errors import ArchError, Span, collect
 from .limits import Limits, check_depth, check_graph
 from .ir import Graph, Node, Stage, attrs as mkattrs
 from .ops import OPS, ShapeError
-from .words import Layer, Resolver, suggest
+from .words import Layer, Resolver, atom_text, suggest
 
 MAX_NODES = 2_000_000  # hard ceiling on expansion, far beyond ResNet-1202's ~7,000 nodes
 
@@ -82,13 +82,16 @@ class _Builder:
                     name = st.name
                 elif isinstance(st, ast.Input):
                     if len(st.dims.values) != 3 or min(st.dims.values) < 1:
-                        raise ArchError("the input is channels×height×width, like 3×224×224",
-                                        st.dims.span)
+                        raise ArchError("the input is channels×height×width, like 3×224×224, not "
+                                        f"{atom_text(st.dims)}", st.dims.span,
+                                        hint=f"add the channel count: 'input 3×{atom_text(st.dims)}'"
+                                        if len(st.dims.values) == 2 else None)
                     input_dims = st.dims.values
                 elif isinstance(st, ast.Classes):
                     if not isinstance(st.value, ast.Num) or not isinstance(st.value.value, int) \
                             or st.value.value < 1:
-                        raise ArchError("classes must be a positive whole number", st.value.span)
+                        raise ArchError(f"classes must be a positive whole number, not "
+                                        f"{atom_text(st.value)}", st.value.span)
                     classes_decl = (st.value.value, st.span)
                 elif isinstance(st, ast.Param):
                     if st.name in params:
@@ -97,6 +100,10 @@ class _Builder:
                     params[st.name] = fam.pvalue(st.value)
                     param_spans[st.name] = st.span
                 elif isinstance(st, ast.Alias):
+                    if st.name in aliases:
+                        raise ArchError(f"alias '{st.name}' is defined twice", st.span,
+                                        notes=(("first defined here", aliases[st.name].span),),
+                                        hint="give each family member its own name")
                     aliases[st.name] = st
                 elif isinstance(st, ast.BlockDef):
                     if st.name in blocks:
@@ -108,11 +115,15 @@ class _Builder:
             except ArchError as e:
                 errors.append(e)
         for a in aliases.values():
-            for key, _value, span in a.bindings:
+            for key, value, span in a.bindings:
                 if key not in params and key != "classes":
                     errors.append(ArchError(f"alias '{a.name}' sets unknown parameter '{key}'", span,
                                             hint=suggest(key, list(params), "a parameter")
                                             or "declare it first, e.g. 'param n = 3'"))
+                try:
+                    fam.check_classes(key, fam.pvalue(value), span)
+                except ArchError as e:
+                    errors.append(e)
         if not spec.statements:
             errors.append(ArchError("the spec is empty", Span(self.file, 1, 1),
                                     hint="a spec needs at least an 'input' line and layer rows"))
@@ -135,7 +146,7 @@ class _Builder:
                 if key not in params:
                     raise ArchError(f"alias sets unknown parameter '{key}'", span,
                                     hint=suggest(key, list(params), "a parameter"))
-                params[key] = fam.pvalue(value)
+                params[key] = fam.check_classes(key, fam.pvalue(value), span)
             name = alias
         unknown = [k for k in overrides if k not in params]
         if unknown:
@@ -145,7 +156,8 @@ class _Builder:
                             or (f"this spec's parameters: {', '.join(params)}" if params
                                 else "this spec has no parameters"))
         for k, v in overrides.items():
-            params[k] = fam.check_override(k, v, params[k])
+            params[k] = fam.check_classes(k, fam.check_override(k, v, params[k]),
+                                          Span("<command line>", 1, 1))
         if overrides and alias is None:
             name = fam.member_name(name, params, defaults, aliases)
         classes = params.get("classes")
@@ -200,12 +212,16 @@ class _Builder:
                                 counts)
             names = tuple(n.name for n in state.nodes[first:])
             if not names:
-                state.errors.append(ArchError(f"stage '{sname}' has no layers", st.span))
+                state.errors.append(ArchError(f"stage '{sname}' has no layers", st.span,
+                                              hint="write its layers after the ':' or on the next "
+                                                   "lines, or remove the stage"))
                 continue
             if len(state.errors) == errors_before:   # a size mismatch after a layer error is its echo
                 self._check_declared(st, sname, state)
             out_stages.append(Stage(sname, st.size.values if st.size else None, names, st.span))
         collect(state.errors)
+        if classifier is None and classes is not None:
+            self._check_scores(state, int(classes), classes_decl)
         graph = Graph(name=name, input_shape=tuple(input_dims), num_classes=int(classes or 0),
                       nodes=tuple(state.nodes), stages=tuple(out_stages),
                       params=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
@@ -213,6 +229,19 @@ class _Builder:
                       settings=settings.as_tuple(), file=self.file, source=self.spec.source)
         check_graph(graph, self.limits)
         return graph
+
+    def _check_scores(self, state: _State, classes: int, classes_decl) -> None:
+        """Without an fc layer, the network's output itself must be the class scores (a
+        C×1×1 map or C features, as after a 1×1 conv and a global pool)."""
+        shape = state.shape
+        if shape[0] == classes and all(d == 1 for d in shape[1:]):
+            return
+        last = state.nodes[-1]
+        raise ArchError(f"the network ends in a {'×'.join(map(str, shape))} "
+                        f"{'map' if len(shape) == 3 else 'vector'}, not the {classes} class scores "
+                        f"the spec declares", last.span,
+                        notes=(("classes declared here", classes_decl[1]),) if classes_decl else (),
+                        hint=f"end with a classifier, e.g. 'head: average pool, fc-{classes}'")
 
     def _stage_name(self, st: ast.Stage, i: int, n: int, seen: dict, errors: list) -> str:
         if st.name is None:
@@ -274,8 +303,9 @@ class _Builder:
             if depth is not None:
                 if len(shape) == 3 and (depth < 1 or shape[0] % depth):
                     state.errors.append(ArchError(f"kernel depth {depth} does not divide the "
-                                                  f"{shape[0]} input channels", u.span,
-                                                  hint="the depth is input channels ÷ groups"))
+                                                  f"{shape[0]} input channels", u.error_at or u.span,
+                                                  hint="the depth is input channels ÷ groups",
+                                                  notes=u.notes))
                     return None
                 a["groups"] = shape[0] // depth if len(shape) == 3 else 1
             if rep > 0 and u.layer is not None and "stride" in u.layer.explicit:
@@ -299,7 +329,7 @@ class _Builder:
                                  "insert 'flatten' (or a global 'average pool') before it")
             out = OPS[u.op].infer(a, in_shapes if u.op == "add" else [shape])
         except ShapeError as e:
-            state.errors.append(ArchError(e.message, u.span, hint=e.hint))
+            state.errors.append(ArchError(e.message, u.error_at or u.span, hint=e.hint, notes=u.notes))
             out = expand.fallback(u.op, a, shape)
             if out is None:
                 collect(state.errors)
@@ -320,7 +350,8 @@ class _Builder:
         block_in, in_shape = state.src, state.shape
         if len(in_shape) != 3:
             state.errors.append(ArchError("a block needs a feature map, but its input is flat",
-                                          layer.span))
+                                          layer.span, hint="put the blocks before the flatten / fully "
+                                                           "connected layers"))
             collect(state.errors)
         stride = 1
         if rep == 0:
@@ -329,12 +360,16 @@ class _Builder:
             elif first and st.size is not None:
                 stride = expand.implied_stride(in_shape[1], st.size.values[0])
         k = len(layer.entries)
-        target = 0
-        if s.stride_on is not None:
-            target = next((i for i, e in enumerate(layer.entries)
-                           if e.attrs["kernel"][0] == s.stride_on), 0)
         notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
             if layer.block_span else ()
+        try:
+            target = _stride_target(layer, s, stride, notes)
+        except ArchError as e:   # reported with the errors found before it
+            state.errors.append(e)
+            collect(state.errors)
+        # A named block's conv fails for the arguments of one use: point at that use, and
+        # at the conv in the definition.
+        at = layer.span if layer.block_span else None
         for i, entry in enumerate(layer.entries, 1):
             a = {"kernel": entry.attrs["kernel"], "out_channels": entry.attrs["out_channels"],
                  "stride": (stride, stride) if i - 1 == target else (1, 1),
@@ -344,11 +379,10 @@ class _Builder:
                  "bias_init": entry.attrs.get("bias_init"), "init": s.init}
             if "depth" in entry.attrs:
                 a["depth"] = entry.attrs["depth"]
-            before = len(state.errors)
-            self._emit(expand.Unit("conv", a, entry.span, "conv", entry), f"{bname}.conv{i}", sname,
-                       bname, "main", (state.src,), state)
-            if len(state.errors) > before and notes:
-                state.errors[-1].notes = state.errors[-1].notes + notes
+            conv_notes = ((f"in this convolution of block '{layer.block_name}'", entry.span),) \
+                if at else ()
+            self._emit(expand.Unit("conv", a, entry.span, "conv", entry, at, conv_notes),
+                       f"{bname}.conv{i}", sname, bname, "main", (state.src,), state)
             if s.batchnorm:
                 self._emit(expand.Unit("bn", expand.bn_attrs(), entry.span, "bn"), f"{bname}.bn{i}", sname,
                            bname, "main", (state.src,), state)
@@ -383,14 +417,27 @@ class _Builder:
                            bname, "shortcut", (state.src,), state)
             short_src = state.src
         state.src, state.shape = main_src, main_shape
-        before = len(state.errors)
-        self._emit(expand.Unit("add", {}, layer.span, "add"), f"{bname}.add", sname, bname, "main",
-                   (main_src, short_src), state)
-        if len(state.errors) > before and notes:
-            state.errors[-1].notes = state.errors[-1].notes + notes
+        self._emit(expand.Unit("add", {}, layer.span, "add", notes=notes), f"{bname}.add", sname, bname,
+                   "main", (main_src, short_src), state)
         if s.relu_after_add:
             self._emit(expand.Unit("relu", {}, layer.span, "relu"), f"{bname}.relu", sname, bname, "main",
                        (state.src,), state)
+
+
+def _stride_target(layer: Layer, s: cfg.Settings, stride: int, notes) -> int:
+    """Which conv of a block takes its stride: the first, or the one ``with stride on K×K``
+    names. A strided block without such a conv is an error, not a silent fallback."""
+    if s.stride_on is None:
+        return 0
+    for i, e in enumerate(layer.entries):
+        if e.attrs["kernel"] == (s.stride_on, s.stride_on):
+            return i
+    if stride == 1:
+        return 0
+    k = f"{s.stride_on}×{s.stride_on}"
+    raise ArchError(f"'with stride on {k}', but this block has no {k} convolution to stride",
+                    layer.span, notes=notes,
+                    hint="use 'with stride on first', or name a kernel size the block has")
 
 
 def _sibling(name: str, base: str, state: _State) -> str:

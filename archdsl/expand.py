@@ -17,12 +17,17 @@ BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "po
 
 @dataclass
 class Unit:
-    """A node still to be placed: op, attributes known before shapes, base name, span."""
+    """A node still to be placed: op, attributes known before shapes, base name, span.
+
+    A shape error is reported at ``error_at`` (default: ``span``) with ``notes``: a conv of a
+    named block has its node span in the definition but fails at one use of the block."""
     op: str
     attrs: dict[str, Any]
     span: Span
     base: str
     layer: Layer | None = None
+    error_at: Span | None = None
+    notes: tuple = ()
 
 
 def bn_attrs() -> dict[str, Any]:

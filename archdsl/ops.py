@@ -169,10 +169,15 @@ def _add_shape(a: Attrs, shapes: list[Shape]) -> Shape:
     main, short = shapes
     if main != short:
         what = "channels" if main[0] != short[0] else "spatial size"
+        # Shortcuts follow the block's stride, so a size mismatch comes from the branch's
+        # padding or kernels, which no shortcut option can fix.
+        hint = ("use a projection shortcut ('with shortcut B') or zero-padding ('with shortcut A')"
+                if what == "channels" else
+                "keep the block's convolutions 'same'-padded (the default): only a stride may "
+                "shrink a block's output")
         raise ShapeError(
             f"residual addition mismatch in {what}: the block gives {'×'.join(map(str, main))} "
-            f"but its shortcut gives {'×'.join(map(str, short))}",
-            "use a projection shortcut ('with shortcut B') or zero-padding ('with shortcut A')")
+            f"but its shortcut gives {'×'.join(map(str, short))}", hint)
     return main
 
 

@@ -26,6 +26,15 @@ def check_override(key: str, value: Any, default: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def check_classes(key: str, value: Any, span: Span) -> Any:
+    """``value``, refused if it sets ``classes`` to anything but a positive whole number (a
+    declared ``classes`` line is checked by build; -D and aliases bypass that check)."""
+    if key == "classes" and (isinstance(value, (list, tuple, bool)) or value != int(value)
+                             or value < 1):
+        raise ArchError(f"classes must be a positive whole number, not {value}", span)
+    return value
+
+
 def member_name(name, params, defaults, aliases) -> str:
     """Name of a family member chosen with -D: its alias when one matches, else name-k=v."""
     for alias, node in aliases.items():
