@@ -82,7 +82,7 @@ def parse_output(stderr: str):
 
 
 def test_corpus_is_big_enough():
-    assert len(BAD) >= 30
+    assert len(BAD) >= 60
     for f in BAD:
         assert f.with_suffix(".expect").exists(), f"{f.name} has no .expect sidecar"
 
