@@ -56,7 +56,7 @@ class Resolver:
         if isinstance(atom, ast.Word):
             if atom.text in scope:
                 return scope[atom.text]
-            raise ArchError(f"unknown name '{atom.text}' where a {what} was expected", atom.span,
+            raise ArchError(f"unknown name '{atom.text}' where {_a(what)} was expected", atom.span,
                             hint=suggest(atom.text, list(scope), "a parameter")
                             or (f"known names: {', '.join(scope)}" if scope
                                 else f"declare it first, e.g. 'param {atom.text} = 2'"))
@@ -81,7 +81,7 @@ class Resolver:
                                     hint=f"pick one element, like {f.text}[0]")
                 out *= v
             return out
-        raise ArchError(f"expected a {what} here", atom.span)
+        raise ArchError(f"expected {_a(what)} here", atom.span)
 
     def count(self, atom: ast.Atom, env: dict[str, Any] | None, what: str, minimum: int = 1) -> int:
         """A positive whole number (channels, repeats, strides…), with a located error otherwise."""
@@ -244,19 +244,23 @@ class Resolver:
             return default
         d = dims[0]
         if len(d.values) != 2:
-            raise ArchError(f"a {what} has two numbers, like 3×3", d.span)
+            raise ArchError(f"{_a(what)} has two numbers, like 3×3", d.span)
         return _at_least_one(what, (d.values[0], d.values[1]), d.span)
 
     def _lrn(self, part: ast.Part, env) -> Layer:
         # AlexNet's constants (k=2, n=5, α=1e-4, β=0.75), which VGG's A-LRN reuses.
         attrs: dict[str, Any] = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
         names = {"n": "size", "size": "size", "alpha": "alpha", "beta": "beta", "k": "k"}
+        given: set[str] = set()
         for arg in part.args or ():
             key = names.get((arg.name or "").lower())
             if key is None:
                 raise ArchError(f"LRN has no parameter '{arg.name}'" if arg.name else
                                 "LRN parameters are named: LRN(k=2, n=5, alpha=1e-4, beta=0.75)",
                                 arg.span, hint=suggest(arg.name or "", list(names), "a parameter"))
+            if key in given:
+                raise ArchError(f"LRN's {key} is given twice", arg.span, hint="keep one of them")
+            given.add(key)
             v = self.value(arg.value, env, f"LRN {key}")
             if key == "size":
                 v = self.count(arg.value, env, "LRN size")
@@ -357,6 +361,11 @@ class Resolver:
             value = v if name == "groups" else (v, v)
         layer.attrs[name] = value
         layer.explicit.add(name)
+
+
+def _a(what: str) -> str:
+    """``what`` with its indefinite article: 'a channel count', 'an argument 'c''."""
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
 
 
 def _not_twice(layer: Layer, key: str, part: ast.Part) -> None:
