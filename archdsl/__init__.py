@@ -23,7 +23,7 @@ def __getattr__(name):
         from .lowering import create_model
         return create_model
     if name == "parse_table":
-        from .table import parse_table
+        from .table_read import parse_table
         return parse_table
     if name == "load_torchvision_weights":
         from .lowering.weights import load_torchvision_weights

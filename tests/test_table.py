@@ -12,7 +12,8 @@ import archdsl
 from archdsl.cli import main
 from archdsl.count import count
 from archdsl.errors import ArchError
-from archdsl.table import FORMATS, parse_table, render_table
+from archdsl.table import FORMATS, render_table
+from archdsl.table_read import parse_table
 
 from test_fmt import ir_key, networks
 
