@@ -362,11 +362,7 @@ class _Builder:
         k = len(layer.entries)
         notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
             if layer.block_span else ()
-        try:
-            target = _stride_target(layer, s, stride, notes)
-        except ArchError as e:   # reported with the errors found before it
-            state.errors.append(e)
-            collect(state.errors)
+        target = _stride_target(layer, s)
         # A named block's conv fails for the arguments of one use: point at that use, and
         # at the conv in the definition.
         at = layer.span if layer.block_span else None
@@ -424,20 +420,12 @@ class _Builder:
                        (state.src,), state)
 
 
-def _stride_target(layer: Layer, s: cfg.Settings, stride: int, notes) -> int:
-    """Which conv of a block takes its stride: the first, or the one ``with stride on K×K``
-    names. A strided block without such a conv is an error, not a silent fallback."""
-    if s.stride_on is None:
-        return 0
-    for i, e in enumerate(layer.entries):
-        if e.attrs["kernel"] == (s.stride_on, s.stride_on):
-            return i
-    if stride == 1:
-        return 0
-    k = f"{s.stride_on}×{s.stride_on}"
-    raise ArchError(f"'with stride on {k}', but this block has no {k} convolution to stride",
-                    layer.span, notes=notes,
-                    hint="use 'with stride on first', or name a kernel size the block has")
+def _stride_target(layer: Layer, s: cfg.Settings) -> int:
+    """Which conv of a block takes its stride: the first one ``with stride on K×K`` names,
+    else the first conv. The fallback is deliberate: ResNet's prose ("stride 2 on the first
+    1×1") covers its basic blocks too, whose first conv is a 3×3 (Table 1's 18/34 columns)."""
+    return next((i for i, e in enumerate(layer.entries)
+                 if e.attrs["kernel"][0] == s.stride_on), 0)
 
 
 def _sibling(name: str, base: str, state: _State) -> str:
