@@ -90,9 +90,11 @@ def _summary(graph: Graph, report: dict[str, Any], files: list[Path]) -> None:
     t.add_row("MACs", f"{report['macs']:,} (conv+fc, per image)")
     t.add_row("output", f"{'×'.join(map(str, graph.input_shape))} → "
                         f"{'×'.join(map(str, graph.output_shape))}")
-    for i, f in enumerate(files):
-        t.add_row("files" if i == 0 else "", str(f))
     Console(highlight=False).print(t)
+    # Paths as plain lines: a table would wrap or truncate long ones on a narrow terminal,
+    # and scripts copy them from here.
+    for f in files:
+        print(f"wrote {f}")
 
 
 def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:

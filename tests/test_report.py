@@ -24,7 +24,8 @@ def fake_api(monkeypatch):
     """Stand in for archdsl.api.load: name -> hand-built graph; ``width`` acts as a family knob."""
     calls = []
 
-    def load(name, **params):
+    def load(name, limits=None, **params):
+        assert limits is not None, "report must pass its resource limits to load"
         calls.append((name, params))
         if name not in NETS:
             raise ArchError(f"no spec called {name!r}")
@@ -129,7 +130,7 @@ def test_report_never_imports_torch(tmp_path):
 import sys, types, io, contextlib
 sys.path.insert(0, {str(tests)!r})
 import test_count_nets as nets
-sys.modules["archdsl.api"] = types.SimpleNamespace(load=lambda name, **p: nets.tiny_resnet(**p))
+sys.modules["archdsl.api"] = types.SimpleNamespace(load=lambda name, limits=None, **p: nets.tiny_resnet(**p))
 from archdsl.report_cmd import main
 with contextlib.redirect_stdout(io.StringIO()):
     for fmt in ("table", "json", "csv", "markdown"):
