@@ -33,9 +33,15 @@ def read_spec(path: str | os.PathLike) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
         line = data[: e.start].count(b"\n") + 1
-        raise ArchError("this is not a spec: the file is not UTF-8 text (binary data?)",
-                        Span(str(p), line, 1), hint="spec files are UTF-8 text") from None
+        # the column counts characters, as every other position does: decode the line's
+        # valid prefix; the source line is shown with the bad bytes replaced
+        col = len(data[line_start: e.start].decode("utf-8-sig", errors="replace")) + 1
+        raise ArchError(f"this is not a spec: byte 0x{data[e.start]:02x} is not UTF-8 text "
+                        "(binary data, or another encoding?)",
+                        Span(str(p), line, col, line, col + 1), hint="spec files are UTF-8 text",
+                        source=data.decode("utf-8-sig", errors="replace")) from None
 
 
 def find_spec(name: str) -> tuple[Path, str | None]:

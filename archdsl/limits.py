@@ -74,10 +74,18 @@ def check_graph(graph: Graph, limits: Limits) -> None:
         act += math.prod(node.shape) * limits.batch * 4
         if act > limits.max_activation_bytes:
             total = sum(math.prod(n.shape) for n in graph.nodes) * limits.batch * 4
-            raise ArchError(f"activations need {total / GIB:,.1f} GiB at batch {limits.batch} "
-                            f"(float32), over the limit of {limits.max_activation_bytes / GIB:,.1f} "
-                            f"GiB (crossed at {node.name})", node.span,
+            raise ArchError(f"activations need {show_bytes(total)} at batch {limits.batch} "
+                            f"(float32), over the limit of {show_bytes(limits.max_activation_bytes)} "
+                            f"(crossed at {node.name})", node.span,
                             hint="use a smaller input or batch, or raise --max-activation")
+
+
+def show_bytes(n: int) -> str:
+    """``512 MiB``, ``1.5 GiB``, ``477.4 GiB``: one decimal in the largest fitting binary unit."""
+    for unit, size in (("TiB", 2**40), ("GiB", GIB), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,} B"
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)

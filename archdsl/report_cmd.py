@@ -16,11 +16,12 @@ import sys
 from typing import Any
 
 from .count import CONVENTIONS, count
-from .errors import ArchError
+from .errors import ArchError, Span
 from .ir import Graph
 from .limits import add_limit_options, limits_from_args
 from .report import FORMATS, LEVELS, SweepRow, render, render_sweep
 
+COMMAND_LINE = Span("<command line>", 1, 1)   # where -D errors are located (as unknown -D names are)
 _INT = re.compile(r"[+-]?\d+")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -30,7 +31,7 @@ def parse_value(text: str) -> int | tuple[int, ...]:
     parts = [p.strip() for p in text.split(",")]
     if not all(_INT.fullmatch(p) for p in parts):
         raise ArchError(f"bad value {text!r}: expected an integer or a comma list of integers",
-                        hint="for example -D n=9 or -D depths=3,4,6,3")
+                        COMMAND_LINE, hint="for example -D n=9 or -D depths=3,4,6,3")
     values = tuple(int(p) for p in parts)
     return values[0] if len(values) == 1 and "," not in text else values
 
@@ -40,7 +41,8 @@ def parse_define(text: str) -> tuple[str, int | tuple[int, ...]]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not _KEY.fullmatch(key):
-        raise ArchError(f"bad definition {text!r}: expected NAME=VALUE", hint="for example -D n=9")
+        raise ArchError(f"bad definition {text!r}: expected NAME=VALUE", COMMAND_LINE,
+                        hint="for example -D n=9")
     return key, parse_value(value)
 
 

@@ -146,3 +146,11 @@ def test_limit_flags_reject_nonsense(bad, capsys):
         main(["check", "resnet20", "--max-params", bad])
     assert e.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_show_bytes_picks_a_readable_unit():
+    from archdsl.limits import show_bytes
+    assert show_bytes(512) == "512 B"
+    assert show_bytes(2**20) == "1.0 MiB"
+    assert show_bytes(int(1.5 * GIB)) == "1.5 GiB"
+    assert show_bytes(3 * 2**40) == "3.0 TiB"
