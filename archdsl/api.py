@@ -10,6 +10,7 @@ from .errors import ArchError, Span, split_lines
 from .ir import Graph
 from .limits import Limits, check_built
 from .parser import parse
+from .suggest import suggest
 
 Architecture = Graph  # the validated IR is what users hold
 
@@ -56,7 +57,6 @@ def find_spec(name: str) -> tuple[Path, str | None]:
             if name in _aliases(f):
                 return f, name
     known = sorted(list_specs())
-    from .words import suggest
     raise ArchError(f"no spec or family member named '{name}'", Span("<command line>", 1, 1),
                     hint=suggest(name, known, "a network") or f"bundled: {', '.join(known)}")
 

@@ -2,12 +2,12 @@
 
 Errors are collected where they are independent (unknown words in different rows,
 several wrong declared sizes) and raised together; see :func:`archdsl.errors.collect`.
+What a row's words mean is :mod:`archdsl.words`; placing the resolved layers as nodes, with
+their shapes, is :mod:`archdsl.place`; this module reads the header and checks each stage.
 """
 from __future__ import annotations
 
 import dataclasses
-
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,11 @@ from . import settings as cfg
 from . import syntax as ast
 from .errors import ArchError, Span, collect
 from .limits import Limits, check_depth, check_graph
-from .ir import Graph, Node, Stage, attrs as mkattrs
-from .ops import OPS, ShapeError
-from .words import Layer, Resolver, atom_text, suggest
-
-MAX_NODES = 2_000_000  # hard ceiling on expansion, far beyond ResNet-1202's ~7,000 nodes
+from .ir import Graph, Stage
+from .layer import Layer, atom_text
+from .place import State, place
+from .suggest import suggest
+from .words import Resolver
 
 
 def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | None = None,
@@ -36,18 +36,6 @@ def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | 
         return _Builder(spec, limits or Limits()).run(dict(overrides or {}), alias)
     except ArchError as e:
         raise e.with_source(spec.source)
-
-
-@dataclass
-class _State:
-    """Where shape inference stands: the current producer and its shape."""
-    src: str
-    shape: tuple[int, ...]
-    input_shape: tuple[int, ...]
-    nodes: list[Node] = field(default_factory=list)
-    errors: list[ArchError] = field(default_factory=list)
-    # (stage, base name or "block") -> how many placed so far; numbering without rescanning
-    counters: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class _Builder:
@@ -201,15 +189,14 @@ class _Builder:
             if classes is not None:
                 classifier.attrs["out_features"] = int(classes)
             classes = classifier.attrs["out_features"]
-        state = _State("input", tuple(input_dims), tuple(input_dims))
+        state = State("input", tuple(input_dims), tuple(input_dims))
         out_stages = []
         for st, s, layers, sname in resolved:
             first, errors_before = len(state.nodes), len(state.errors)
             counts = expand.stage_counts(layers, s)   # decides which names get numbers
             for idx, layer in enumerate(layers):
                 for rep in range(layer.repeat):
-                    self._place(layer, rep, idx == 0, st, sname, s, state, layer is classifier,
-                                counts)
+                    place(layer, rep, idx == 0, st, sname, s, state, layer is classifier, counts)
             names = tuple(n.name for n in state.nodes[first:])
             if not names:
                 state.errors.append(ArchError(f"stage '{sname}' has no layers", st.span,
@@ -230,7 +217,7 @@ class _Builder:
         check_graph(graph, self.limits)
         return graph
 
-    def _check_scores(self, state: _State, classes: int, classes_decl) -> None:
+    def _check_scores(self, state: State, classes: int, classes_decl) -> None:
         """Without an fc layer, the network's output itself must be the class scores (a
         C×1×1 map or C features, as after a 1×1 conv and a global pool)."""
         shape = state.shape
@@ -259,7 +246,7 @@ class _Builder:
         seen[sname] = st.name.span if st.name else st.span
         return sname
 
-    def _check_declared(self, st: ast.Stage, sname: str, state: _State) -> None:
+    def _check_declared(self, st: ast.Stage, sname: str, state: State) -> None:
         if st.size is None:
             return
         maps = [n for n in reversed(state.nodes) if n.stage == sname and len(n.shape) == 3]
@@ -276,163 +263,3 @@ class _Builder:
             state.errors.append(ArchError(
                 f"{sname} declares {'×'.join(map(str, want))} but its output is "
                 f"{'×'.join(map(str, got))}", st.size.span, hint=hint))
-
-    # ---- placing layers ----------------------------------------------------------------
-    def _place(self, layer, rep, first_in_stage, st, sname, s, state, is_classifier, counts) -> None:
-        if len(state.nodes) > MAX_NODES:
-            raise ArchError(f"the network expands to more than {MAX_NODES:,} layers", layer.span,
-                            hint="reduce the repeat counts")
-        if layer.kind == "block":
-            j = state.counters.get((sname, "block"), 0)
-            state.counters[(sname, "block")] = j + 1
-            self._block(layer, rep, f"{sname}.{j}", sname, s, state, first_in_stage, st)
-            return
-        for u in expand.units(layer, s, is_classifier):
-            k = state.counters.get((sname, u.base), 0) + 1
-            state.counters[(sname, u.base)] = k
-            local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"
-            self._emit(u, f"{sname}.{local}", sname, None, "main", (state.src,), state, rep)
-
-    def _emit(self, u: expand.Unit, name, sname, block, role, inputs, state: _State, rep=0) -> Node | None:
-        a = dict(u.attrs)
-        in_shapes = [state.shape if i == state.src else self._shape_of(i, state) for i in inputs]
-        shape = in_shapes[0]
-        if u.op == "conv":
-            a["in_channels"] = shape[0] if len(shape) == 3 else 0
-            depth = a.pop("depth", None)
-            if depth is not None:
-                if len(shape) == 3 and (depth < 1 or shape[0] % depth):
-                    state.errors.append(ArchError(f"kernel depth {depth} does not divide the "
-                                                  f"{shape[0]} input channels", u.error_at or u.span,
-                                                  hint="the depth is input channels ÷ groups",
-                                                  notes=u.notes))
-                    return None
-                a["groups"] = shape[0] // depth if len(shape) == 3 else 1
-            if rep > 0 and u.layer is not None and "stride" in u.layer.explicit:
-                a["stride"] = (1, 1)   # a repeated layer downsamples once, in its first copy
-        elif u.op == "bn":
-            a["channels"] = shape[0]
-        elif u.op == "fc":
-            if len(shape) == 3 and shape[1:] == (1, 1):
-                flat = expand.Unit("flatten", {}, u.span, "flatten")
-                # A 1×1 map before an fc is flattened implicitly, as the papers imply.
-                self._emit(flat, _sibling(name, "flatten", state), sname, block, role, inputs, state)
-                inputs = (state.src,)
-                shape = state.shape
-            a["in_features"] = shape[0] if len(shape) == 1 else 0
-        elif u.op in ("maxpool", "avgpool") and "padding" not in a:
-            a["padding"] = expand.pool_padding(shape, a["kernel"], a["stride"])
-        try:
-            if u.op == "fc" and len(shape) != 1:
-                raise ShapeError(f"fully connected layer after an unflattened "
-                                 f"{'×'.join(map(str, shape))} map",
-                                 "insert 'flatten' (or a global 'average pool') before it")
-            out = OPS[u.op].infer(a, in_shapes if u.op == "add" else [shape])
-        except ShapeError as e:
-            state.errors.append(ArchError(e.message, u.error_at or u.span, hint=e.hint, notes=u.notes))
-            out = expand.fallback(u.op, a, shape)
-            if out is None:
-                collect(state.errors)
-        node = Node(name, u.op, tuple(inputs), mkattrs(**a), tuple(out), u.span, sname, block, role)
-        state.nodes.append(node)
-        state.src, state.shape = name, node.shape
-        return node
-
-    def _shape_of(self, name: str, state: _State):
-        if name == "input":
-            return state.input_shape
-        for n in reversed(state.nodes):
-            if n.name == name:
-                return n.shape
-        raise KeyError(name)
-
-    def _block(self, layer: Layer, rep, bname, sname, s: cfg.Settings, state: _State, first, st) -> None:
-        block_in, in_shape = state.src, state.shape
-        if len(in_shape) != 3:
-            state.errors.append(ArchError("a block needs a feature map, but its input is flat",
-                                          layer.span, hint="put the blocks before the flatten / fully "
-                                                           "connected layers"))
-            collect(state.errors)
-        stride = 1
-        if rep == 0:
-            if "stride" in layer.explicit:
-                stride = layer.attrs["stride"][0]
-            elif first and st.size is not None:
-                stride = expand.implied_stride(in_shape[1], st.size.values[0])
-        k = len(layer.entries)
-        notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
-            if layer.block_span else ()
-        target = _stride_target(layer, s)
-        # A named block's conv fails for the arguments of one use: point at that use, and
-        # at the conv in the definition.
-        at = layer.span if layer.block_span else None
-        for i, entry in enumerate(layer.entries, 1):
-            a = {"kernel": entry.attrs["kernel"], "out_channels": entry.attrs["out_channels"],
-                 "stride": (stride, stride) if i - 1 == target else (1, 1),
-                 "padding": entry.attrs.get("padding", tuple(x // 2 for x in entry.attrs["kernel"])),
-                 "groups": entry.attrs.get("groups", 1),
-                 "bias": entry.attrs.get("bias", s.conv_bias()),
-                 "bias_init": entry.attrs.get("bias_init"), "init": s.init}
-            if "depth" in entry.attrs:
-                a["depth"] = entry.attrs["depth"]
-            conv_notes = ((f"in this convolution of block '{layer.block_name}'", entry.span),) \
-                if at else ()
-            self._emit(expand.Unit("conv", a, entry.span, "conv", entry, at, conv_notes),
-                       f"{bname}.conv{i}", sname, bname, "main", (state.src,), state)
-            if s.batchnorm:
-                self._emit(expand.Unit("bn", expand.bn_attrs(), entry.span, "bn"), f"{bname}.bn{i}", sname,
-                           bname, "main", (state.src,), state)
-            if i < k or s.shortcut == "plain" or not s.relu_after_add:
-                self._emit(expand.Unit("relu", {}, entry.span, "relu"), f"{bname}.relu{i}", sname,
-                           bname, "main", (state.src,), state)
-        if s.shortcut == "plain":
-            return
-        main_src, main_shape = state.src, state.shape
-        short_src = block_in
-        changes = main_shape[0] != in_shape[0] or stride != 1
-        if s.shortcut == "A" and changes:
-            if main_shape[0] < in_shape[0]:
-                state.errors.append(ArchError(
-                    f"option A cannot shrink {in_shape[0]} channels to {main_shape[0]} by zero-padding",
-                    layer.span, hint="use 'with shortcut B' (projection)", notes=notes))
-                collect(state.errors)
-            state.src, state.shape = block_in, in_shape
-            pad = {"stride": stride, "pad_before": 0, "pad_after": main_shape[0] - in_shape[0]}
-            node = self._emit(expand.Unit("pad_shortcut", pad, layer.span, "shortcut"), f"{bname}.shortcut",
-                              sname, bname, "shortcut", (block_in,), state)
-            short_src = node.name
-        elif s.shortcut == "C" or (s.shortcut == "B" and changes):
-            state.src, state.shape = block_in, in_shape
-            a = {"kernel": (1, 1), "out_channels": main_shape[0], "stride": (stride, stride),
-                 "padding": (0, 0), "groups": 1, "bias": s.conv_bias(), "bias_init": None,
-                 "init": s.init}
-            self._emit(expand.Unit("conv", a, layer.span, "conv"), f"{bname}.shortcut.conv", sname, bname,
-                       "shortcut", (block_in,), state)
-            if s.batchnorm:
-                self._emit(expand.Unit("bn", expand.bn_attrs(), layer.span, "bn"), f"{bname}.shortcut.bn", sname,
-                           bname, "shortcut", (state.src,), state)
-            short_src = state.src
-        state.src, state.shape = main_src, main_shape
-        self._emit(expand.Unit("add", {}, layer.span, "add", notes=notes), f"{bname}.add", sname, bname,
-                   "main", (main_src, short_src), state)
-        if s.relu_after_add:
-            self._emit(expand.Unit("relu", {}, layer.span, "relu"), f"{bname}.relu", sname, bname, "main",
-                       (state.src,), state)
-
-
-def _stride_target(layer: Layer, s: cfg.Settings) -> int:
-    """Which conv of a block takes its stride: the first one ``with stride on K×K`` names,
-    else the first conv. The fallback is deliberate: ResNet's prose ("stride 2 on the first
-    1×1") covers its basic blocks too, whose first conv is a 3×3 (Table 1's 18/34 columns)."""
-    return next((i for i, e in enumerate(layer.entries)
-                 if e.attrs["kernel"][0] == s.stride_on), 0)
-
-
-def _sibling(name: str, base: str, state: _State) -> str:
-    """A fresh name next to ``name`` for an implicit node (the flatten before a 1×1 → fc)."""
-    prefix = name.rsplit(".", 1)[0]
-    taken = {n.name for n in state.nodes}
-    cand, k = f"{prefix}.{base}", 2
-    while cand in taken:
-        cand, k = f"{prefix}.{base}{k}", k + 1
-    return cand

@@ -8,7 +8,7 @@ from typing import Any
 from . import settings as cfg
 from .errors import Span
 from .ops import window_output
-from .words import Layer
+from .layer import Layer
 
 BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "pool",
         "avgpool": "pool", "gap": "pool", "adaptive_avgpool": "pool", "flatten": "flatten",

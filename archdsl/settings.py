@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 
 from . import syntax as ast
 from .errors import ArchError
-from .words import atom_text, suggest
+from .layer import atom_text
+from .suggest import suggest
 
 SHORTCUTS = {"a": "A", "b": "B", "c": "C", "plain": "plain", "none": "plain"}
 

@@ -1,39 +1,27 @@
 """The layer vocabulary: what each word or phrase of a spec row means.
 
 Turns AST parts (``3×3 max pool``, ``conv3-64``, ``FC-4096``, ``[1×1, 64; 3×3, 64]``) and
-their modifiers (``stride 2``, ``groups 2``) into :class:`Layer` records with resolved
-numbers. No shapes here: those are inferred in :mod:`archdsl.build`.
+their modifiers (``stride 2``, ``groups 2``) into :class:`~archdsl.layer.Layer` records with
+resolved numbers. Which parts are modifiers, and what each does, is :mod:`archdsl.modifiers`;
+"did you mean" hints come from :mod:`archdsl.suggest`. No shapes here: those are inferred in
+:mod:`archdsl.build`.
 """
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from . import syntax as ast
 from .errors import ArchError, Span
-
-
-
-@dataclass
-class Layer:
-    """One resolved layer description: ``kind`` (an op or ``block``), attributes, repeat."""
-    kind: str
-    attrs: dict[str, Any]
-    span: Span
-    repeat: int = 1
-    explicit: set[str] = field(default_factory=set)     # attrs the user stated (stride, padding…)
-    entries: list["Layer"] = field(default_factory=list)  # the convs of a block
-    block_name: str | None = None
-    block_span: Span | None = None                      # where a named block was defined
-
+from .layer import Layer, at_least_one, lower_words, part_text
+from .modifiers import apply_modifier, modifier_span, modifies
+from .suggest import suggest, suggest_shaped
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
               "adaptive average pool", "fc", "lrn", "dropout", "softmax", "soft-max", "flatten",
               "relu", "bn", "batchnorm", "stride", "padding", "groups", "bias"]
-MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
 
 _CONV_WORD = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)$")   # VGG's conv3-64, conv1-256, conv1x3-64
 _FC_WORD = re.compile(r"fc-?(\d+)$")                     # FC-4096, fc1000
@@ -100,11 +88,11 @@ class Resolver:
         scope = {**self.params, **(env or {})}
         for part in parts:
             bare = replace(part, repeat=None) if part.repeat is not None else part
-            if _is_modifier(bare) or _is_name_value(bare, scope):
+            if modifies(bare, scope):
                 if not out:
-                    raise ArchError(f"'{_text(part)}' modifies a layer, but no layer comes before it",
+                    raise ArchError(f"'{part_text(part)}' modifies a layer, but no layer comes before it",
                                     part.span, hint="write the layer first, e.g. '3×3, 64, stride 2'")
-                self._modify(out[-1], bare, env)
+                apply_modifier(out[-1], bare, self, env, scope)
                 if part.repeat is not None:   # ``3×3, 64 ×2``: the repeat ends the whole layer
                     if out[-1].repeat != 1:
                         raise ArchError("the layer is repeated twice", part.repeat.span)
@@ -136,25 +124,25 @@ class Resolver:
         if isinstance(first, ast.Dims):
             return self._dims_head(first, atoms[1:], part, env)
         if isinstance(first, ast.FcDim):
-            rest = _words(atoms[1:])
+            rest = lower_words(atoms[1:])
             if rest != ["fc"]:
                 raise ArchError(f"'{first.value}-d' must be followed by 'fc'", part.span,
                                 hint=f"write '{first.value}-d fc'")
-            return Layer("fc", {"out_features": _at_least_one("fc width", first.value, first.span)},
+            return Layer("fc", {"out_features": at_least_one("fc width", first.value, first.span)},
                          part.span)
         if isinstance(first, ast.Word):
             return self._word_head(first, atoms[1:], part, env)
-        raise ArchError(f"a row item cannot start with '{_text(part)}'", part.span,
+        raise ArchError(f"a row item cannot start with '{part_text(part)}'", part.span,
                         hint="a number alone is a channel count and must follow a kernel, e.g. '3×3, 64'")
 
     def _dims_head(self, dims: ast.Dims, rest: list, part: ast.Part, env) -> Layer:
         vals = dims.values
-        words = _words([a for a in rest if isinstance(a, ast.Word)])
+        words = lower_words([a for a in rest if isinstance(a, ast.Word)])
         phrase = " ".join(words)
         if len(vals) not in (2, 3):
             raise ArchError(f"a kernel size has two numbers (like 3×3), not {len(vals)}", dims.span)
-        kernel = _at_least_one("kernel size" if phrase in ("", "conv") else "window size",
-                               (vals[0], vals[1]), dims.span)
+        kernel = at_least_one("kernel size" if phrase in ("", "conv") else "window size",
+                              (vals[0], vals[1]), dims.span)
         if phrase in ("", "conv"):
             layer = Layer("conv", {"kernel": kernel}, part.span)
             if len(vals) == 3:
@@ -169,12 +157,12 @@ class Resolver:
             return Layer("maxpool", {"kernel": kernel, "stride": kernel}, part.span)
         if phrase in ("average pool", "avg pool", "avgpool", "average pooling", "avg-pool"):
             return Layer("avgpool", {"kernel": kernel, "stride": kernel}, part.span)
-        raise ArchError(f"unknown layer '{_text(part)}' after a kernel size", part.span,
+        raise ArchError(f"unknown layer '{part_text(part)}' after a kernel size", part.span,
                         hint=suggest(phrase, ["max pool", "average pool", "conv"], "a layer"))
 
     def _word_head(self, first: ast.Word, rest: list, part: ast.Part, env) -> Layer:
         word = first.text.lower()
-        words = [word] + _words([a for a in rest if isinstance(a, ast.Word)])
+        words = [word] + lower_words([a for a in rest if isinstance(a, ast.Word)])
         phrase = " ".join(words)
         nums = [a for a in rest if not isinstance(a, (ast.Word, ast.Dims))]
         dims = [a for a in rest if isinstance(a, ast.Dims)]
@@ -182,18 +170,18 @@ class Resolver:
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
         if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
-            extra = " ".join(a.text if isinstance(a, ast.Word) else _text(ast.Part((a,), None, None, None, a.span))
-                             for a in rest)
+            extra = " ".join(a.text if isinstance(a, ast.Word)
+                             else part_text(ast.Part((a,), None, None, None, a.span)) for a in rest)
             raise ArchError(f"unexpected '{extra}' after '{first.text}'", rest[0].span,
                             hint=f"'{first.text}' is a whole layer; separate layers with ','")
         if m := _CONV_WORD.match(word):
             kernel = (int(m[1]), int(m[2] or m[1]))
-            _at_least_one("kernel size", kernel, first.span)
+            at_least_one("kernel size", kernel, first.span)
             return Layer("conv", {"kernel": kernel,
-                                  "out_channels": _at_least_one("channel count", int(m[3]), first.span)},
+                                  "out_channels": at_least_one("channel count", int(m[3]), first.span)},
                          span)
         if m := _FC_WORD.match(word):
-            return Layer("fc", {"out_features": _at_least_one("fc width", int(m[1]), first.span)}, span)
+            return Layer("fc", {"out_features": at_least_one("fc width", int(m[1]), first.span)}, span)
         if phrase in ("fc", "fully connected", "linear") and nums:
             return Layer("fc", {"out_features": self.count(nums[0], env, "fc width")}, span)
         if phrase in ("maxpool", "max pool", "max-pool"):
@@ -233,7 +221,7 @@ class Resolver:
             raise ArchError(f"unknown block '{first.text}'", first.span,
                             hint=suggest(first.text, list(self.blocks), "a block")
                             or f"define it first, e.g. 'block {first.text}(c) = [3×3, c; 3×3, c]'")
-        raise ArchError(f"unknown layer '{_text(part)}'", first.span,
+        raise ArchError(f"unknown layer '{part_text(part)}'", first.span,
                         hint=(not rest and suggest_shaped(first.text))
                         or suggest(phrase, candidates, "a layer") or suggest(word, candidates, "a layer")
                         or "see docs/language.md for the layer words")
@@ -245,7 +233,7 @@ class Resolver:
         d = dims[0]
         if len(d.values) != 2:
             raise ArchError(f"{_a(what)} has two numbers, like 3×3", d.span)
-        return _at_least_one(what, (d.values[0], d.values[1]), d.span)
+        return at_least_one(what, (d.values[0], d.values[1]), d.span)
 
     def _lrn(self, part: ast.Part, env) -> Layer:
         # AlexNet's constants (k=2, n=5, α=1e-4, β=0.75), which VGG's A-LRN reuses.
@@ -279,7 +267,7 @@ class Resolver:
                                 entry[0].span, hint="separate the block's convolutions with ';'")
             if "stride" in layers[0].explicit:
                 raise ArchError("a convolution inside a block takes no 'stride' of its own",
-                                _modifier_span(entry, "stride"),
+                                modifier_span(entry, "stride"),
                                 hint="stride the whole block: write it after the bracket "
                                      "('[…], stride 2'), or pick the conv with 'with stride on 3×3'")
             entries.append(layers[0])
@@ -317,165 +305,11 @@ class Resolver:
                 e.notes = ((f"in block '{bdef.name}' used here", part.span),)
             raise
 
-    def _modify(self, layer: Layer, part: ast.Part, env) -> None:
-        atoms = part.atoms
-        scope = {**self.params, **(env or {})}
-        if not atoms or not isinstance(atoms[0], ast.Word) or _is_name_value(part, scope):
-            if layer.kind == "conv" and "out_channels" not in layer.attrs and len(atoms) == 1:
-                layer.attrs["out_channels"] = self.count(atoms[0], env, "channel count")
-                return
-            raise ArchError(f"unexpected '{_text(part)}'", part.span,
-                            hint="a bare number is a channel count, allowed only right after a kernel size")
-        key = atoms[0].text.lower()
-        rest = atoms[1:]
-        if key in ("bias", "no", "pad", "padding", "stride", "groups"):
-            _not_twice(layer, key, part)
-        if key == "no" and _words(rest) == ["bias"]:
-            layer.attrs["bias"] = False
-            layer.explicit.add("bias")
-            return
-        allowed = {"conv": {"stride", "padding", "pad", "groups", "bias"},
-                   "block": {"stride"}, "maxpool": {"stride", "padding", "pad"},
-                   "avgpool": {"stride", "padding", "pad"}, "fc": {"bias"}}.get(layer.kind, set())
-        if key not in allowed:
-            raise ArchError(f"'{key}' does not apply to {_kind_name(layer.kind)}", atoms[0].span,
-                            hint=f"{_kind_name(layer.kind)} takes: {', '.join(sorted(allowed))}"
-                            if allowed else f"{_kind_name(layer.kind)} takes no modifiers")
-        if key == "bias":
-            layer.explicit.add("bias")
-            layer.attrs["bias"] = True
-            if rest:
-                layer.attrs["bias_init"] = float(self.value(rest[0], env, "bias value"))
-            return
-        if len(rest) != 1:
-            raise ArchError(f"'{key}' takes one number, like '{key} 2'", part.span)
-        name = {"pad": "padding"}.get(key, key)
-        if isinstance(rest[0], ast.Dims):
-            if name == "groups" or len(rest[0].values) != 2 or layer.kind == "block":
-                raise ArchError(f"'{key}' takes one number", rest[0].span)
-            value = tuple(rest[0].values)
-            if name == "stride":
-                _at_least_one("stride", value, rest[0].span)
-        else:
-            v = self.count(rest[0], env, key, minimum=0 if name == "padding" else 1)
-            value = v if name == "groups" else (v, v)
-        layer.attrs[name] = value
-        layer.explicit.add(name)
-
 
 def _a(what: str) -> str:
     """``what`` with its indefinite article: 'a channel count', 'an argument 'c''."""
     return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
 
 
-def _not_twice(layer: Layer, key: str, part: ast.Part) -> None:
-    """Refuse a modifier that sets what an earlier one on the same layer already set."""
-    name = {"pad": "padding", "no": "bias"}.get(key, key)
-    if name not in layer.explicit:
-        return
-    if name == "bias" and layer.attrs.get("bias") != (key == "bias"):
-        raise ArchError(f"'{_text(part)}' contradicts the "
-                        f"'{'no bias' if key == 'bias' else 'bias'}' before it", part.span,
-                        hint="keep one of them")
-    raise ArchError(f"'{name}' is given twice for one layer", part.span, hint="keep one of them")
-
-
-def _modifier_span(entry: tuple[ast.Part, ...], word: str) -> Span:
-    """Where the modifier starting with ``word`` is in a row's parts (else the row's head)."""
-    for part in entry[1:]:
-        if part.atoms and isinstance(part.atoms[0], ast.Word) and part.atoms[0].text.lower() == word:
-            return part.span
-    return entry[0].span
-
-
-def _at_least_one(what: str, value, span: Span):
-    """``value`` (a number or a size tuple) if every number in it is at least 1, else an error."""
-    values = value if isinstance(value, tuple) else (value,)
-    if min(values) < 1:
-        shown = "×".join(map(str, values))
-        raise ArchError(f"{what} must be at least {'×'.join(['1'] * len(values))}, not {shown}", span)
-    return value
-
-
-def _is_modifier(part: ast.Part) -> bool:
-    if part.bracket is not None or part.repeat is not None or part.args is not None:
-        return False
-    first = part.atoms[0]
-    if isinstance(first, ast.Word):
-        word = first.text.lower()
-        return (word in MODIFIERS and len(part.atoms) > 1) or word == "bias"
-    return isinstance(first, (ast.Num, ast.Index, ast.Product))
-
-
-def _is_name_value(part: ast.Part, scope: dict) -> bool:
-    """A lone parameter name (``c`` in ``[1×1, c; …]``) is a value, not a layer word."""
-    return (part.bracket is None and part.args is None and part.repeat is None
-            and len(part.atoms) == 1 and isinstance(part.atoms[0], ast.Word)
-            and part.atoms[0].text in scope)
-
-
-def _words(atoms) -> list[str]:
-    return [a.text.lower() for a in atoms if isinstance(a, ast.Word)]
-
-
-def _text(part: ast.Part) -> str:
-    return " ".join(atom_text(a) for a in part.atoms) or "[…]"
-
-
-def atom_text(a: ast.Atom) -> str:
-    """An atom as the user wrote it (near enough for a message): ``3×3``, ``depths[1]``, ``4*c``."""
-    if isinstance(a, (ast.Word, ast.Num)):
-        return a.text
-    if isinstance(a, ast.Dims):
-        return "×".join(map(str, a.values))
-    if isinstance(a, ast.FcDim):
-        return f"{a.value}-d"
-    if isinstance(a, ast.Index):
-        return f"{a.name}[{a.index}]"
-    if isinstance(a, ast.Product):
-        return "*".join(atom_text(f) for f in a.factors)
-    return "…"
-
-
 def _show(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def _kind_name(kind: str) -> str:
-    return {"conv": "a convolution", "block": "a block", "maxpool": "max pooling",
-            "avgpool": "average pooling", "fc": "an fc layer", "gap": "global average pooling",
-            "lrn": "LRN", "dropout": "dropout", "softmax": "soft-max", "flatten": "flatten",
-            "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling"}.get(kind, kind)
-
-
-# The number part of a shaped layer word, keyed by the letters that must precede it.
-_SHAPED = {"conv": re.compile(r"\d+(?:x\d+)?-\d+$"), "fc": re.compile(r"-?\d+$")}
-_LETTERS = re.compile(r"([A-Za-z]+)(.*)$")
-
-
-def suggest_shaped(word: str) -> str | None:
-    """'did you mean …?' for a misspelt word that carries numbers (``cnov3-16``, ``FX-4096``,
-    ``con1x1-64``): its letters are matched against ``conv``/``fc``, its numbers are kept."""
-    m = _LETTERS.match(word)
-    if not m:
-        return None
-    letters, numbers = m[1], m[2]
-    fits = [w for w, shape in _SHAPED.items() if shape.match(numbers)]
-    # Short words: 'fx' is as close to 'fc' as two letters get, hence the lower cutoff.
-    close = difflib.get_close_matches(letters.lower(), fits, n=1, cutoff=0.5)
-    if not close or close[0] == letters.lower():
-        return None
-    fixed = close[0].upper() if letters.isupper() else close[0]
-    if letters[0].isupper() and not letters.isupper():
-        fixed = fixed.capitalize()
-    return f"did you mean '{fixed}{numbers}'?"
-
-
-def suggest(word: str, candidates: list[str], what: str) -> str | None:
-    """'did you mean …?' for the closest candidate, or None."""
-    if not word:
-        return None
-    low = {c.lower(): c for c in candidates}
-    close = difflib.get_close_matches(word.lower(), list(low), n=1, cutoff=0.6)
-    return f"did you mean '{low[close[0]]}'?" if close else None
-
