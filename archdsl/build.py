@@ -18,7 +18,8 @@ from . import syntax as ast
 from .errors import ArchError, Span, collect
 from .limits import Limits, check_depth, check_graph
 from .ir import Graph, Stage
-from .layer import Layer, atom_text
+from .layer import Layer
+from .syntax import atom_text
 from .place import State, place
 from .suggest import suggest
 from .words import Resolver

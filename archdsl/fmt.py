@@ -11,28 +11,12 @@ blank lines collapse to one. Formatting is idempotent and never changes the IR.
 from __future__ import annotations
 
 from . import syntax as ast
+from .syntax import atom_text
 from .errors import split_lines
 from .parser import parse
 
 
 # ---- atoms, parts, brackets -----------------------------------------------------------
-def atom_text(a: ast.Atom) -> str:
-    """One atom as canonical text (``3×3``, ``1000-d``, ``depths[1]``, ``4*c``)."""
-    if isinstance(a, ast.Dims):
-        return "×".join(map(str, a.values))
-    if isinstance(a, ast.FcDim):
-        return f"{a.value}-d"
-    if isinstance(a, ast.Num):
-        return a.text
-    if isinstance(a, ast.Word):
-        return a.text
-    if isinstance(a, ast.Index):
-        return f"{a.name}[{a.index}]"
-    if isinstance(a, ast.Product):
-        return "*".join(atom_text(f) for f in a.factors)
-    raise TypeError(f"not an atom: {a!r}")
-
-
 def part_text(p: ast.Part) -> str:
     """One comma-separated part: atoms, ``(args)``, or a bracket, then `` ×N``."""
     if p.bracket is not None:

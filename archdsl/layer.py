@@ -1,6 +1,6 @@
 """The :class:`Layer` record a row's parts resolve to, and the small readers of parts that
 the layer vocabulary (:mod:`archdsl.words`) and the modifiers (:mod:`archdsl.modifiers`)
-share: an atom or part as written, its words, a size of at least 1.
+share: a part as written, its words, a size of at least 1.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from . import syntax as ast
 from .errors import ArchError, Span
+from .syntax import atom_text
 
 
 @dataclass
@@ -41,18 +42,3 @@ def lower_words(atoms) -> list[str]:
 def part_text(part: ast.Part) -> str:
     """A part's atoms as written, for a message (``[…]`` for a bare bracket)."""
     return " ".join(atom_text(a) for a in part.atoms) or "[…]"
-
-
-def atom_text(a: ast.Atom) -> str:
-    """An atom as the user wrote it (near enough for a message): ``3×3``, ``depths[1]``, ``4*c``."""
-    if isinstance(a, (ast.Word, ast.Num)):
-        return a.text
-    if isinstance(a, ast.Dims):
-        return "×".join(map(str, a.values))
-    if isinstance(a, ast.FcDim):
-        return f"{a.value}-d"
-    if isinstance(a, ast.Index):
-        return f"{a.name}[{a.index}]"
-    if isinstance(a, ast.Product):
-        return "*".join(atom_text(f) for f in a.factors)
-    return "…"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from . import syntax as ast
 from .errors import ArchError
-from .layer import atom_text
+from .syntax import atom_text
 from .suggest import suggest
 
 SHORTCUTS = {"a": "A", "b": "B", "c": "C", "plain": "plain", "none": "plain"}

@@ -59,6 +59,22 @@ class Product:
 Atom = Word | Num | Dims | FcDim | Index | Product
 
 
+def atom_text(a: Atom) -> str:
+    """An atom as canonical text, which is also how messages quote it: ``3×3``, ``1000-d``,
+    ``depths[1]``, ``4*c``."""
+    if isinstance(a, (Word, Num)):
+        return a.text
+    if isinstance(a, Dims):
+        return "×".join(map(str, a.values))
+    if isinstance(a, FcDim):
+        return f"{a.value}-d"
+    if isinstance(a, Index):
+        return f"{a.name}[{a.index}]"
+    if isinstance(a, Product):
+        return "*".join(atom_text(f) for f in a.factors)
+    raise TypeError(f"not an atom: {a!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Arg:
     """One argument in parentheses: positional (``name is None``) or ``name=value``."""

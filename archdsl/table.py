@@ -16,7 +16,8 @@ import re
 
 from . import syntax as ast
 from .errors import ArchError, Span
-from .fmt import atom_text, parts_text
+from .fmt import parts_text
+from .syntax import atom_text
 from .ir import Graph
 from .parser import parse
 
