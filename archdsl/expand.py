@@ -34,18 +34,26 @@ def bn_attrs() -> dict[str, Any]:
     return {"eps": 1e-5, "momentum": 0.1}
 
 
+def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | None = None
+               ) -> dict[str, Any]:
+    """A conv node's attributes before shapes are known: what the layer states, the rest by
+    default (size-preserving padding, no groups, the settings' bias and init). ``stride``,
+    when given, is the one placement decided (a block's strided conv, a projection)."""
+    conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
+            "stride": stride if stride is not None else a.get("stride", (1, 1)),
+            "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
+            "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
+            "bias_init": a.get("bias_init"), "init": s.init}
+    if "depth" in a:
+        conv["depth"] = a["depth"]   # AlexNet's 5×5×48: groups follow once the input is known
+    return conv
+
+
 def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
     """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu]."""
     a, span = layer.attrs, layer.span
     if layer.kind == "conv":
-        conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
-                "stride": a.get("stride", (1, 1)),
-                "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
-                "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
-                "bias_init": a.get("bias_init"), "init": s.init}
-        if "depth" in a:
-            conv["depth"] = a["depth"]
-        out = [Unit("conv", conv, span, "conv", layer)]
+        out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
         if s.batchnorm:
             out.append(Unit("bn", bn_attrs(), span, "bn"))
         return out + [Unit("relu", {}, span, "relu")]

@@ -134,14 +134,7 @@ def _block(layer: Layer, rep, bname, sname, s: cfg.Settings, state: State, first
     # at the conv in the definition.
     at = layer.span if layer.block_span else None
     for i, entry in enumerate(layer.entries, 1):
-        a = {"kernel": entry.attrs["kernel"], "out_channels": entry.attrs["out_channels"],
-             "stride": (stride, stride) if i - 1 == target else (1, 1),
-             "padding": entry.attrs.get("padding", tuple(x // 2 for x in entry.attrs["kernel"])),
-             "groups": entry.attrs.get("groups", 1),
-             "bias": entry.attrs.get("bias", s.conv_bias()),
-             "bias_init": entry.attrs.get("bias_init"), "init": s.init}
-        if "depth" in entry.attrs:
-            a["depth"] = entry.attrs["depth"]
+        a = expand.conv_attrs(entry.attrs, s, (stride, stride) if i - 1 == target else (1, 1))
         conv_notes = ((f"in this convolution of block '{layer.block_name}'", entry.span),) \
             if at else ()
         _emit(expand.Unit("conv", a, entry.span, "conv", entry, at, conv_notes),
@@ -170,9 +163,8 @@ def _block(layer: Layer, rep, bname, sname, s: cfg.Settings, state: State, first
         short_src = node.name
     elif s.shortcut == "C" or (s.shortcut == "B" and changes):
         state.src, state.shape = block_in, in_shape
-        a = {"kernel": (1, 1), "out_channels": main_shape[0], "stride": (stride, stride),
-             "padding": (0, 0), "groups": 1, "bias": s.conv_bias(), "bias_init": None,
-             "init": s.init}
+        projection = {"kernel": (1, 1), "out_channels": main_shape[0], "padding": (0, 0)}
+        a = expand.conv_attrs(projection, s, (stride, stride))
         _emit(expand.Unit("conv", a, layer.span, "conv"), f"{bname}.shortcut.conv", sname, bname,
               "shortcut", (block_in,), state)
         if s.batchnorm:
