@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .build import build
-from .errors import ArchError, Span, split_lines
+from .errors import COMMAND_LINE, ArchError, Span, split_lines
 from .ir import Graph
 from .limits import Limits, check_built
 from .parser import parse
@@ -57,7 +57,7 @@ def find_spec(name: str) -> tuple[Path, str | None]:
             if name in _aliases(f):
                 return f, name
     known = sorted(list_specs())
-    raise ArchError(f"no spec or family member named '{name}'", Span("<command line>", 1, 1),
+    raise ArchError(f"no spec or family member named '{name}'", COMMAND_LINE,
                     hint=suggest(name, known, "a network") or f"bundled: {', '.join(known)}")
 
 

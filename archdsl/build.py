@@ -15,7 +15,7 @@ from . import expand
 from . import params as fam
 from . import settings as cfg
 from . import syntax as ast
-from .errors import ArchError, Span, collect
+from .errors import COMMAND_LINE, ArchError, Span, collect
 from .limits import Limits, check_depth, check_graph
 from .ir import Graph, Stage
 from .layer import Layer
@@ -140,13 +140,13 @@ class _Builder:
         unknown = [k for k in overrides if k not in params]
         if unknown:
             k = unknown[0]
-            raise ArchError(f"unknown parameter '{k}' (from -D)", Span("<command line>", 1, 1),
+            raise ArchError(f"unknown parameter '{k}' (from -D)", COMMAND_LINE,
                             hint=suggest(k, list(params), "a parameter")
                             or (f"this spec's parameters: {', '.join(params)}" if params
                                 else "this spec has no parameters"))
         for k, v in overrides.items():
             params[k] = fam.check_classes(k, fam.check_override(k, v, params[k]),
-                                          Span("<command line>", 1, 1))
+                                          COMMAND_LINE)
         if overrides and alias is None:
             name = fam.member_name(name, params, defaults, aliases)
         classes = params.get("classes")

@@ -22,6 +22,11 @@ class Span:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+# Where errors in command-line input (-D values, a network name) are located: no source
+# line to show, so the rendering prints the position and message only.
+COMMAND_LINE = Span("<command line>", 1, 1)
+
+
 class ArchError(Exception):
     """A located, user-facing error: message, span, fix hint and optional notes.
 
@@ -92,7 +97,7 @@ def _located(kind: str, message: str, span: Span | None, source: str | None) -> 
     if span is None:
         return f"{kind}: {message}"
     out = f"{span}: {kind}: {message}"
-    if source is not None and not span.file.startswith("<command line>"):
+    if source is not None and span.file != COMMAND_LINE.file:
         src_lines = split_lines(source)
         if 1 <= span.line <= len(src_lines):
             text = src_lines[span.line - 1].expandtabs(1)

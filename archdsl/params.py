@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import syntax as ast
-from .errors import ArchError, Span
+from .errors import COMMAND_LINE, ArchError, Span
 
 def pvalue(v: ast.Num | ast.ListValue) -> Any:
     if isinstance(v, ast.ListValue):
@@ -13,7 +13,7 @@ def pvalue(v: ast.Num | ast.ListValue) -> Any:
 
 
 def check_override(key: str, value: Any, default: Any) -> Any:
-    span = Span("<command line>", 1, 1)
+    span = COMMAND_LINE
     if isinstance(default, list) != isinstance(value, (list, tuple)):
         kind = "a list like 3,4,6,3" if isinstance(default, list) else "a number"
         raise ArchError(f"-D {key} must be {kind}", span)

@@ -16,12 +16,11 @@ import sys
 from typing import Any
 
 from .count import CONVENTIONS, count
-from .errors import ArchError, Span
+from .errors import COMMAND_LINE, ArchError
 from .ir import Graph
 from .limits import add_limit_options, limits_from_args
 from .report import FORMATS, LEVELS, SweepRow, render, render_sweep
 
-COMMAND_LINE = Span("<command line>", 1, 1)   # where -D errors are located (as unknown -D names are)
 _INT = re.compile(r"[+-]?\d+")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
