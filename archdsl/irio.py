@@ -231,18 +231,6 @@ def _bad_attr(op: str, key: str, value: Any) -> str | None:
     return None
 
 
-_WINDOW = frozenset({"kernel", "stride", "padding"})
-_DENSE = frozenset({"bias", "bias_init", "init"})
-# Exactly the attributes each op's rules read (the table at the top of archdsl.ops).
-_ATTRS = {"conv": _WINDOW | _DENSE | {"in_channels", "out_channels", "groups"},
-          "fc": _DENSE | {"in_features", "out_features"},
-          "bn": frozenset({"channels", "eps", "momentum"}),
-          "lrn": frozenset({"size", "alpha", "beta", "k"}),
-          "maxpool": _WINDOW, "avgpool": _WINDOW, "adaptive_avgpool": frozenset({"size"}),
-          "dropout": frozenset({"p"}),
-          "pad_shortcut": frozenset({"stride", "pad_before", "pad_after"})}
-
-
 def _check_values(graph: Graph, file: str) -> None:
     """Input shape, class count and every node attribute have the types the op table needs."""
     where = Span(file, 1, 1)
@@ -266,8 +254,9 @@ def _check_values(graph: Graph, file: str) -> None:
         seen.add(n.name)
         if n.stage not in stages:
             raise ArchError(f"{n.name}: stage {n.stage!r} is not one of the stages", n.span)
-        want, have = _ATTRS.get(n.op, frozenset()), {k for k, _ in n.attrs}
-        if n.op in OPS and have != want:
+        have = {k for k, _ in n.attrs}
+        want = OPS[n.op].attrs if n.op in OPS else have   # an unknown op is refused by _check
+        if have != want:
             odd = sorted(want - have) or sorted(have - want)
             raise ArchError(f"{n.name}: {n.op} {'needs' if want - have else 'has no'} "
                             f"attribute{'s' * (len(odd) > 1)} {', '.join(odd)}", n.span)
@@ -288,7 +277,7 @@ def _check(graph: Graph, file: str) -> None:
     for n in graph.nodes:
         if n.op not in OPS:
             raise ArchError(f"{n.name}: unknown op {n.op!r}", n.span)
-        arity = 2 if n.op == "add" else 1   # add joins main path and shortcut
+        arity = OPS[n.op].inputs
         if len(n.inputs) != arity:
             raise ArchError(f"{n.name}: {n.op} takes {arity} input{'s' * (arity > 1)}, "
                             f"not {len(n.inputs)}", n.span)

@@ -46,6 +46,8 @@ class OpSpec:
     macs: Callable[[Attrs, list[Shape], Shape], int]
     weighted: bool = False
     summary: str = ""
+    attrs: frozenset[str] = frozenset()   # exactly the attribute keys its rules read
+    inputs: int = 1                       # how many inputs it takes
 
 
 def _need_map(op: str, shape: Shape) -> None:
@@ -191,20 +193,30 @@ def _zero(a: Attrs, shapes: list[Shape], out: Shape) -> int:
     return 0
 
 
+_WINDOW = frozenset({"kernel", "stride", "padding"})
+_DENSE = frozenset({"bias", "bias_init", "init"})
+
 OPS: dict[str, OpSpec] = {o.name: o for o in (
-    OpSpec("conv", _conv_shape, _conv_params, _conv_macs, True, "convolution"),
-    OpSpec("bn", _bn_shape, lambda a, s, o: 2 * a["channels"], _zero, summary="batch normalisation"),
+    OpSpec("conv", _conv_shape, _conv_params, _conv_macs, True, "convolution",
+           _WINDOW | _DENSE | {"in_channels", "out_channels", "groups"}),
+    OpSpec("bn", _bn_shape, lambda a, s, o: 2 * a["channels"], _zero, summary="batch normalisation",
+           attrs=frozenset({"channels", "eps", "momentum"})),
     OpSpec("relu", _same, _zero, _zero, summary="ReLU"),
-    OpSpec("lrn", _map_same("LRN"), _zero, _zero, summary="local response normalisation"),
-    OpSpec("maxpool", _pool_shape("max pool"), _zero, _zero, summary="max pooling"),
-    OpSpec("avgpool", _pool_shape("average pool"), _zero, _zero, summary="average pooling"),
+    OpSpec("lrn", _map_same("LRN"), _zero, _zero, summary="local response normalisation",
+           attrs=frozenset({"size", "alpha", "beta", "k"})),
+    OpSpec("maxpool", _pool_shape("max pool"), _zero, _zero, summary="max pooling", attrs=_WINDOW),
+    OpSpec("avgpool", _pool_shape("average pool"), _zero, _zero, summary="average pooling",
+           attrs=_WINDOW),
     OpSpec("gap", _gap_shape, _zero, _zero, summary="global average pooling"),
-    OpSpec("adaptive_avgpool", _adaptive_shape, _zero, _zero, summary="adaptive average pooling"),
+    OpSpec("adaptive_avgpool", _adaptive_shape, _zero, _zero, summary="adaptive average pooling",
+           attrs=frozenset({"size"})),
     OpSpec("flatten", _flatten_shape, _zero, _zero, summary="flatten"),
-    OpSpec("fc", _fc_shape, _fc_params, _fc_macs, True, "fully connected"),
-    OpSpec("dropout", _same, _zero, _zero, summary="dropout"),
-    OpSpec("add", _add_shape, _zero, _zero, summary="residual addition"),
-    OpSpec("pad_shortcut", _pad_shape, _zero, _zero, summary="zero-padding identity shortcut (option A)"),
+    OpSpec("fc", _fc_shape, _fc_params, _fc_macs, True, "fully connected",
+           _DENSE | {"in_features", "out_features"}),
+    OpSpec("dropout", _same, _zero, _zero, summary="dropout", attrs=frozenset({"p"})),
+    OpSpec("add", _add_shape, _zero, _zero, summary="residual addition", inputs=2),
+    OpSpec("pad_shortcut", _pad_shape, _zero, _zero, summary="zero-padding identity shortcut (option A)",
+           attrs=frozenset({"stride", "pad_before", "pad_after"})),
     OpSpec("softmax", _same, _zero, _zero, summary="soft-max"),
 )}
 
