@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 
-def _unwind(signum: int, frame) -> None:
+def unwind_on_signal(signum: int, frame) -> None:
+    """A signal handler that unwinds like Ctrl-C (exit status 128 + signum), so every
+    atomic write in progress drops its temp file and the target keeps its old content."""
     raise SystemExit(128 + signum)
 
 
@@ -33,7 +35,7 @@ def _sigterm_unwinds() -> Iterator[None]:
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
         yield
         return
-    signal.signal(signal.SIGTERM, _unwind)
+    signal.signal(signal.SIGTERM, unwind_on_signal)
     try:
         yield
     finally:

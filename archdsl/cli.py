@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+from .atomic import unwind_on_signal
 from .errors import ArchError
 from .limits import add_limit_options, limits_from_args
 
@@ -80,17 +81,13 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame) -> None:
-    # SIGTERM (kill, torchrun, a CI timeout) unwinds like Ctrl-C does, so every atomic write
-    # in progress drops its temp file and the target keeps its old content.
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``archdsl`` console script."""
     args = make_parser().parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    # SIGTERM (kill, torchrun, a CI timeout) unwinds for the whole command, not only
+    # during a write: the command's own cleanup runs too
+    previous = signal.signal(signal.SIGTERM, unwind_on_signal) if in_main else None
     try:
         return args.func(args)
     except ArchError as e:
