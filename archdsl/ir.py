@@ -147,12 +147,16 @@ class Graph:
         """A readable dump: one line per node with op, attributes and output shape."""
         lines = [f"network {self.name}  input {'×'.join(map(str, self.input_shape))}"
                  f"  classes {self.num_classes}  depth {self.depth}"]
+        # one index, not a scan per node: ResNet-1202 has 4,209 nodes
+        index = {n.name: i for i, n in enumerate(self.nodes)}
         for stage in self.stages:
             lines.append(f"{stage.name}:")
             for name in stage.nodes:
-                n = self.node(name)
+                i = index[name]
+                n = self.nodes[i]
+                prev = self.nodes[i - 1].name if i else "input"
                 attrs = ", ".join(f"{k}={_fmt(v)}" for k, v in n.attrs)
-                ins = "" if n.inputs == (_prev(self, n),) else f" <- {', '.join(n.inputs)}"
+                ins = "" if n.inputs == (prev,) else f" <- {', '.join(n.inputs)}"
                 lines.append(f"  {n.name:<28} {n.op:<16} {'×'.join(map(str, n.shape)):<12}"
                              f" {attrs}{ins}")
         return "\n".join(lines)
@@ -162,11 +166,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, tuple):
         return "×".join(map(str, v))
     return str(v)
-
-
-def _prev(graph: Graph, node: Node) -> str:
-    i = graph.nodes.index(node)
-    return "input" if i == 0 else graph.nodes[i - 1].name
 
 
 def attrs(**kw: Any) -> tuple[tuple[str, Any], ...]:
