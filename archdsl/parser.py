@@ -73,13 +73,14 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
     expected = exc.accepts or exc.expected
-    span = Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+    span = _tok_span(file, tok)
     shown = "end of line" if tok.type == "_NL" else repr(str(tok))
     if tok.type == "RSQB":
         return ArchError("unmatched ']'", span, "remove it, or open the block with '['", source=text)
-    if "RSQB" in expected and tok.type in ("_NL", "COLON") and _open_bracket(text, file):
+    open_at = _open_bracket(text, file) if "RSQB" in expected and tok.type in ("_NL", "COLON") else None
+    if open_at:
         # A block left open runs on over the next lines until something cannot be inside it.
-        span = _open_bracket(text[: tok.start_pos], file) or _open_bracket(text, file) or span
+        span = _open_bracket(text[: tok.start_pos], file) or open_at
         return ArchError("unclosed '[': the block never ends", span,
                          "close the block with ']' (entries are separated by ';')", source=text)
     if tok.type == "_NL" and "RPAR" in expected:
