@@ -17,7 +17,7 @@ from . import settings as cfg
 from . import syntax as ast
 from .errors import COMMAND_LINE, ArchError, Span, collect
 from .limits import Limits, check_depth, check_graph
-from .ir import Graph, Stage
+from .ir import Graph, Stage, dims_text
 from .layer import Layer
 from .syntax import atom_text
 from .place import State, place
@@ -162,7 +162,7 @@ class _Builder:
             sname = self._stage_name(st, i, len(stages), seen, errors)
             if st.size is not None and (len(st.size.values) != 2 or min(st.size.values) < 1):
                 errors.append(ArchError(f"a stage's output size is height×width, like 56×56, not "
-                                        f"{'×'.join(map(str, st.size.values))}", st.size.span))
+                                        f"{dims_text(st.size.values)}", st.size.span))
                 st = dataclasses.replace(st, size=None)   # go on without it
             s = settings
             layers: list[Layer] = []
@@ -225,7 +225,7 @@ class _Builder:
         if shape[0] == classes and all(d == 1 for d in shape[1:]):
             return
         last = state.nodes[-1]
-        raise ArchError(f"the network ends in a {'×'.join(map(str, shape))} "
+        raise ArchError(f"the network ends in a {dims_text(shape)} "
                         f"{'map' if len(shape) == 3 else 'vector'}, not the {classes} class scores "
                         f"the spec declares", last.span,
                         notes=(("classes declared here", classes_decl[1]),) if classes_decl else (),
@@ -262,5 +262,5 @@ class _Builder:
             elif got[0] < want[0]:
                 hint = "remove a downsampling layer, or correct the declared size"
             state.errors.append(ArchError(
-                f"{sname} declares {'×'.join(map(str, want))} but its output is "
-                f"{'×'.join(map(str, got))}", st.size.span, hint=hint))
+                f"{sname} declares {dims_text(want)} but its output is "
+                f"{dims_text(got)}", st.size.span, hint=hint))

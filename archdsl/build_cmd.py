@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from .count import count
 from .errors import ArchError
 from .atomic import write_texts
-from .ir import Graph
+from .ir import Graph, dims_text
 from .irio import graph_to_yaml
 from .limits import Limits, add_limit_options, limits_from_args
 from .report_cmd import parse_define
@@ -88,8 +88,8 @@ def _summary(graph: Graph, report: dict[str, Any], files: list[Path]) -> None:
     t.add_row("spec", str(graph.file))
     t.add_row("params", f"{report['params']:,}")
     t.add_row("MACs", f"{report['macs']:,} (conv+fc, per image)")
-    t.add_row("output", f"{'×'.join(map(str, graph.input_shape))} → "
-                        f"{'×'.join(map(str, graph.output_shape))}")
+    t.add_row("output", f"{dims_text(graph.input_shape)} → "
+                        f"{dims_text(graph.output_shape)}")
     Console(highlight=False).print(t)
     # Paths as plain lines: a table would wrap or truncate long ones on a narrow terminal,
     # and scripts copy them from here.

@@ -13,6 +13,7 @@ import time
 
 from .atomic import unwind_on_signal
 from .errors import ArchError
+from .ir import dims_text
 from .limits import add_limit_options, limits_from_args
 
 
@@ -32,9 +33,9 @@ def _check(args: argparse.Namespace) -> int:
             failed += 1
             continue
         ms = (time.perf_counter() - t0) * 1e3
-        shape = "×".join(map(str, g.output_shape))
+        shape = dims_text(g.output_shape)
         print(f"ok  {g.name:<22} {g.depth:>5} layers  {len(g.nodes):>5} nodes  "
-              f"{'×'.join(map(str, g.input_shape))} → {shape}  ({ms:.0f} ms)")
+              f"{dims_text(g.input_shape)} → {shape}  ({ms:.0f} ms)")
     return 2 if failed else 0
 
 

@@ -27,7 +27,7 @@ from math import ceil, floor, prod
 from typing import Any, Callable
 
 from .errors import ArchError
-from .ir import Graph, Node, Shape
+from .ir import Graph, Node, Shape, dims_text
 from .ops import OPS, ShapeError, infer_shape
 
 CONVENTIONS: dict[str, str] = {
@@ -214,7 +214,7 @@ def reinfer(graph: Graph, input: Shape) -> dict[str, Shape]:
         try:
             shapes[n.name] = infer_shape(n.op, dict(n.attrs), ins)
         except ShapeError as e:
-            raise ArchError(f"at input {_dims(input)}, {n.name}: {e.message}", n.span, e.hint,
+            raise ArchError(f"at input {dims_text(input)}, {n.name}: {e.message}", n.span, e.hint,
                             source=graph.source or None) from None
     return shapes
 
@@ -230,12 +230,12 @@ def _fc_error(graph: Graph, fc: Node, got: int, shapes: dict[str, Shape]) -> Arc
     if src is not None and src.op == "flatten":
         before = src.inputs[0]
         need = graph.input_shape if before == "input" else by_name[before].shape
-        need_map, got_map = f" (a {_dims(need)} map)", f" ({_dims(shapes[before])})"
+        need_map, got_map = f" (a {dims_text(need)} map)", f" ({dims_text(shapes[before])})"
     return ArchError(
         f"fully connected layer {fc.name} needs {fc['in_features']} input features{need_map} "
-        f"but input {_dims(shapes['input'])} gives {got}{got_map}",
+        f"but input {dims_text(shapes['input'])} gives {got}{got_map}",
         fc.span,
-        f"this network's fc layers fix its input at {_dims(graph.input_shape)}; use that size, "
+        f"this network's fc layers fix its input at {dims_text(graph.input_shape)}; use that size, "
         "or pool adaptively before the flatten",
         source=graph.source or None)
 
@@ -277,7 +277,4 @@ def _rollup(layers: tuple[Row, ...], key: Callable[[Row], str], op: str) -> tupl
         out.append(_sum_rows(name, op, rows[0].stage, block, rows[-1].shape, rows))
     return tuple(out)
 
-
-def _dims(shape: Shape) -> str:
-    return "×".join(map(str, shape))
 

@@ -145,7 +145,7 @@ class Graph:
 
     def __str__(self) -> str:
         """A readable dump: one line per node with op, attributes and output shape."""
-        lines = [f"network {self.name}  input {'×'.join(map(str, self.input_shape))}"
+        lines = [f"network {self.name}  input {dims_text(self.input_shape)}"
                  f"  classes {self.num_classes}  depth {self.depth}"]
         # one index, not a scan per node: ResNet-1202 has 4,209 nodes
         index = {n.name: i for i, n in enumerate(self.nodes)}
@@ -157,15 +157,18 @@ class Graph:
                 prev = self.nodes[i - 1].name if i else "input"
                 attrs = ", ".join(f"{k}={_fmt(v)}" for k, v in n.attrs)
                 ins = "" if n.inputs == (prev,) else f" <- {', '.join(n.inputs)}"
-                lines.append(f"  {n.name:<28} {n.op:<16} {'×'.join(map(str, n.shape)):<12}"
+                lines.append(f"  {n.name:<28} {n.op:<16} {dims_text(n.shape):<12}"
                              f" {attrs}{ins}")
         return "\n".join(lines)
 
 
+def dims_text(shape: tuple[int, ...]) -> str:
+    """A shape or size as the papers print it: ``3×224×224``, ``56×56``."""
+    return "×".join(map(str, shape))
+
+
 def _fmt(v: Any) -> str:
-    if isinstance(v, tuple):
-        return "×".join(map(str, v))
-    return str(v)
+    return dims_text(v) if isinstance(v, tuple) else str(v)
 
 
 def attrs(**kw: Any) -> tuple[tuple[str, Any], ...]:

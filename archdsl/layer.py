@@ -9,6 +9,7 @@ from typing import Any
 
 from . import syntax as ast
 from .errors import ArchError, Span
+from .ir import dims_text
 from .syntax import atom_text
 
 
@@ -29,7 +30,7 @@ def at_least_one(what: str, value, span: Span):
     """``value`` (a number or a size tuple) if every number in it is at least 1, else an error."""
     values = value if isinstance(value, tuple) else (value,)
     if min(values) < 1:
-        shown = "×".join(map(str, values))
+        shown = dims_text(values)
         raise ArchError(f"{what} must be at least {'×'.join(['1'] * len(values))}, not {shown}", span)
     return value
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .ir import Shape
+from .ir import Shape, dims_text
 
 Attrs = dict[str, Any]
 
@@ -152,7 +152,7 @@ def _flatten_shape(a: Attrs, shapes: list[Shape]) -> Shape:
 def _fc_shape(a: Attrs, shapes: list[Shape]) -> Shape:
     shape = shapes[0]
     if len(shape) != 1:
-        raise ShapeError(f"fully connected layer after an unflattened {'×'.join(map(str, shape))} map",
+        raise ShapeError(f"fully connected layer after an unflattened {dims_text(shape)} map",
                          "insert 'flatten' (or a global 'average pool') before it")
     if shape[0] != a["in_features"]:
         raise ShapeError(f"fc expects {a['in_features']} input features but gets {shape[0]}")
@@ -178,8 +178,8 @@ def _add_shape(a: Attrs, shapes: list[Shape]) -> Shape:
                 "keep the block's convolutions 'same'-padded (the default): only a stride may "
                 "shrink a block's output")
         raise ShapeError(
-            f"residual addition mismatch in {what}: the block gives {'×'.join(map(str, main))} "
-            f"but its shortcut gives {'×'.join(map(str, short))}", hint)
+            f"residual addition mismatch in {what}: the block gives {dims_text(main)} "
+            f"but its shortcut gives {dims_text(short)}", hint)
     return main
 
 

@@ -13,7 +13,7 @@ from . import expand
 from . import settings as cfg
 from . import syntax as ast
 from .errors import ArchError, collect
-from .ir import Node, attrs as mkattrs
+from .ir import Node, attrs as mkattrs, dims_text
 from .layer import Layer
 from .ops import OPS, ShapeError
 
@@ -89,7 +89,7 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0)
     try:
         if u.op == "fc" and len(shape) != 1:
             raise ShapeError(f"fully connected layer after an unflattened "
-                             f"{'×'.join(map(str, shape))} map",
+                             f"{dims_text(shape)} map",
                              "insert 'flatten' (or a global 'average pool') before it")
         out = OPS[u.op].infer(a, in_shapes if u.op == "add" else [shape])
     except ShapeError as e:

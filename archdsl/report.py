@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .count import COLUMNS, Counts, Row
+from .ir import dims_text
 
 FORMATS = ("table", "json", "csv", "markdown")
 LEVELS = ("layer", "block", "stage")
@@ -40,12 +41,9 @@ def human(n: int) -> str:
     return str(n)
 
 
-def _dims(shape: tuple[int, ...]) -> str:
-    return "×".join(map(str, shape))
-
 
 def _header(counts: Counts) -> str:
-    return (f"{counts.network}  input {counts.batch}×{_dims(counts.input_shape)}  "
+    return (f"{counts.network}  input {counts.batch}×{dims_text(counts.input_shape)}  "
             f"convention {counts.convention}")
 
 
@@ -59,7 +57,7 @@ def _columns(counts: Counts, level: str) -> list[str]:
 
 def _cells(counts: Counts, r: Row, pct: float | str, level: str, fmt=lambda n: f"{n:,}") -> list[str]:
     cells = [r.name, r.op] if level == "layer" else [r.name]
-    cells += [_dims(r.shape), fmt(r.params)]
+    cells += [dims_text(r.shape), fmt(r.params)]
     cells += [] if counts.convention == "paper" else [fmt(r.macs)]
     cells += [fmt(r.elementwise)] if counts.convention == "full" else []
     return cells + [fmt(r.cost), pct if isinstance(pct, str) else f"{pct:.1f}"]
@@ -107,7 +105,7 @@ def render_csv(counts: Counts, level: str = "stage") -> str:
     for r, pct in rows:
         lvl = "total" if r is counts.total else level
         w.writerow([counts.network, counts.convention, lvl, r.name, r.op, r.stage or "",
-                    r.block or "", _dims(r.shape), r.params, r.macs, r.flops,
+                    r.block or "", dims_text(r.shape), r.params, r.macs, r.flops,
                     *(getattr(r, c) for c in COLUMNS), r.cost, f"{pct:.1f}"])
     return out.getvalue()
 

@@ -18,7 +18,7 @@ from . import syntax as ast
 from .errors import ArchError, Span
 from .fmt import parts_text
 from .syntax import atom_text
-from .ir import Graph
+from .ir import Graph, dims_text
 from .parser import parse
 
 FORMATS = ("text", "markdown", "latex")
@@ -93,7 +93,7 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
     from .count import count
     total = count(g, convention="paper").total
     footer = {"FLOPs": [_sci(total.macs)], "params": [_sci(total.params)],
-              "input": ["×".join(map(str, g.input_shape))], "classes": [str(g.num_classes)],
+              "input": [dims_text(g.input_shape)], "classes": [str(g.num_classes)],
               "with": [", ".join(withs)],
               "param": [f"{k} = {_pv(v)}" for k, v in g.params if k != "classes"]}
     return stages, footer

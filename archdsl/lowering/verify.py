@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..count import Counts, count
-from ..ir import Graph, Shape
+from ..ir import Graph, Shape, dims_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class Verification:
     def render(self) -> str:
         """A short human summary, then one line per mismatch."""
         c = self.counts
-        head = (f"verify {c.network} at {c.batch}×{'×'.join(map(str, c.input_shape))}: "
+        head = (f"verify {c.network} at {c.batch}×{dims_text(c.input_shape)}: "
                 f"params {self.torch_params:,} (torch) vs {c.total.params:,}; "
                 f"fvcore {self.fvcore_total:,} vs {c.total.cost:,}")
         if self.flop_counter_total is not None:

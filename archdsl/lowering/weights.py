@@ -19,6 +19,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from ..ir import dims_text
+
 
 class WeightMismatch(ValueError):
     """The state dict does not fit the model; ``problems`` lists each disagreement."""
@@ -48,7 +50,7 @@ class _Layer:
         return "other"
 
     def describe(self) -> str:
-        shapes = ", ".join(f"{k} {'×'.join(map(str, t.shape)) or 'scalar'}"
+        shapes = ", ".join(f"{k} {dims_text(t.shape) or 'scalar'}"
                            for k, t in self.tensors.items())
         return f"{self.prefix} ({self.kind}: {shapes})"
 
