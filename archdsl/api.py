@@ -100,9 +100,9 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
     if file is not None and file.endswith((".yaml", ".yml")):
         from .irio import graph_from_yaml
         if params or alias:
-            raise ArchError(f"{file} is an IR file, already built: parameters and aliases "
+            raise ArchError("this is an IR file, already built: parameters and aliases "
                             f"({', '.join(sorted(params)) or alias}) cannot be applied",
-                            hint="load the .arch spec it was built from instead")
+                            Span(file, 1, 1), hint="load the .arch spec it was built from instead")
         graph = graph_from_yaml(text, file)
         check_built(graph, limits or Limits())
         return graph

@@ -72,3 +72,11 @@ def test_ir_file_is_held_to_the_limits(tmp_path):
         archdsl.load(str(f), limits=Limits(max_params=1000))
     with pytest.raises(ArchError, match="weighted layers, over the limit of 3"):
         archdsl.load(str(f), limits=Limits(max_depth=3))
+
+
+def test_ir_file_refuses_parameters_at_its_location(tmp_path):
+    f = tmp_path / "ir.yaml"
+    f.write_text(SOURCES["resnet20"])
+    with pytest.raises(ArchError, match=r"IR file, already built: parameters and aliases \(n\)") as e:
+        archdsl.load(str(f), n=5)
+    assert (e.value.span.file, e.value.span.line, e.value.span.col) == (str(f), 1, 1)

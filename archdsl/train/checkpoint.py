@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
-
+from archdsl.atomic import atomic_path
 from archdsl.train.errors import TrainError
 
 FORMAT = 1
