@@ -156,7 +156,7 @@ class _Builder:
     def _layers(self, name, input_dims, classes, classes_decl, params, blocks, settings, stages) -> Graph:
         resolver = Resolver(params, blocks, self.limits.max_repeat)
         errors: list[ArchError] = []
-        resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer]]] = []
+        resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer], str]] = []
         seen: dict[str, Span] = {}
         for i, st in enumerate(stages):
             sname = self._stage_name(st, i, len(stages), seen, errors)

@@ -14,6 +14,8 @@ from .errors import ArchError, Span
 from .layer import Layer, at_least_one, lower_words, part_text
 
 MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
+# The attribute a modifier word sets, where the two differ.
+_ATTRIBUTE = {"pad": "padding", "no": "bias"}
 
 # The modifiers each layer kind takes; other kinds take none.
 _ALLOWED = {"conv": {"stride", "padding", "pad", "groups", "bias"},
@@ -53,7 +55,7 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
                         hint="a bare number is a channel count, allowed only right after a kernel size")
     key = atoms[0].text.lower()
     rest = atoms[1:]
-    if key in ("bias", "no", "pad", "padding", "stride", "groups"):
+    if key in MODIFIERS:
         _not_twice(layer, key, part)
     if key == "no" and lower_words(rest) == ["bias"]:
         layer.attrs["bias"] = False
@@ -72,7 +74,7 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
         return
     if len(rest) != 1:
         raise ArchError(f"'{key}' takes one number, like '{key} 2'", part.span)
-    name = {"pad": "padding"}.get(key, key)
+    name = _ATTRIBUTE.get(key, key)
     if isinstance(rest[0], ast.Dims):
         if name == "groups" or len(rest[0].values) != 2 or layer.kind == "block":
             raise ArchError(f"'{key}' takes one number", rest[0].span)
@@ -96,7 +98,7 @@ def modifier_span(entry: tuple[ast.Part, ...], word: str) -> Span:
 
 def _not_twice(layer: Layer, key: str, part: ast.Part) -> None:
     """Refuse a modifier that sets what an earlier one on the same layer already set."""
-    name = {"pad": "padding", "no": "bias"}.get(key, key)
+    name = _ATTRIBUTE.get(key, key)
     if name not in layer.explicit:
         return
     if name == "bias" and layer.attrs.get("bias") != (key == "bias"):

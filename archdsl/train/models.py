@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 
+from archdsl.limits import Limits
 from archdsl.train.errors import TrainError
 
 _SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
@@ -27,7 +27,7 @@ def spec_text(spec: str) -> str:
     return spec
 
 
-def validate(spec: str, params: dict, num_classes: int | None, limits: Any = None) -> None:
+def validate(spec: str, params: dict, num_classes: int | None, limits: Limits | None = None) -> None:
     """Check ``spec`` (shapes and resource ``limits``) without allocating anything; a
     testnet has nothing to check. Raises :class:`archdsl.errors.ArchError`."""
     if spec.startswith("testnet:"):
@@ -37,7 +37,7 @@ def validate(spec: str, params: dict, num_classes: int | None, limits: Any = Non
 
 
 def make_model(spec: str, params: dict, num_classes: int | None,
-               in_shape: tuple[int, int, int] | None, limits: Any = None) -> nn.Module:
+               in_shape: tuple[int, int, int] | None, limits: Limits | None = None) -> nn.Module:
     """Build the network for ``spec`` with ``-D`` parameters, a class count and an input shape;
     ``limits`` (:class:`archdsl.limits.Limits`) are the budgets the spec is checked against."""
     if spec.startswith("testnet:"):
