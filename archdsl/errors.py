@@ -87,7 +87,7 @@ class ArchErrors(ArchError):
 
 
 def split_lines(text: str) -> list[str]:
-    """The lines of ``text`` as the grammar counts them: only ``\n`` ends a line (a ``\r``
+    r"""The lines of ``text`` as the grammar counts them: only ``\n`` ends a line (a ``\r``
     before it is dropped). ``str.splitlines`` would also split at form feeds, ``\x85``,
     ``\u2028`` …, putting every later caret on the wrong line."""
     return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
