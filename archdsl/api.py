@@ -5,12 +5,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .build import build
-from .errors import COMMAND_LINE, ArchError, Span, split_lines
-from .ir import Graph
-from .limits import Limits, check_built
-from .parser import parse
-from .suggest import suggest
+from archdsl.builder.build import build
+from archdsl.errors import COMMAND_LINE, ArchError, Span, split_lines
+from archdsl.ir.graph import Graph
+from archdsl.ir.limits import Limits, check_built
+from archdsl.lang.parser import parse
+from archdsl.builder.suggest import suggest
 
 Architecture = Graph  # the validated IR is what users hold
 
@@ -93,12 +93,12 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
     """Load and validate a network: a path to a ``.arch`` (or ``ir.yaml``) file, spec text, or a
     bundled name (``"resnet50"``, ``"resnet56"``). Keyword arguments override family
     parameters (``load("specs/resnet-cifar.arch", n=9)``); ``classes=`` sets the class count;
-    ``limits`` sets the resource budgets (:class:`~archdsl.limits.Limits`).
+    ``limits`` sets the resource budgets (:class:`~archdsl.ir.limits.Limits`).
     Raises :class:`~archdsl.errors.ArchError` on any problem.
     """
     text, file = _source(spec)
     if file is not None and file.endswith((".yaml", ".yml")):
-        from .irio import graph_from_yaml
+        from archdsl.ir.yamlio import graph_from_yaml
         if params or alias:
             raise ArchError("this is an IR file, already built: parameters and aliases "
                             f"({', '.join(sorted(params)) or alias}) cannot be applied",

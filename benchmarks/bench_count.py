@@ -1,8 +1,8 @@
-"""archdsl.count vs fvcore's FlopCountAnalysis on the same networks, side by side.
+"""archdsl.analysis.count vs fvcore's FlopCountAnalysis on the same networks, side by side.
 
     .venv/bin/python benchmarks/bench_count.py [SPEC ...] [--repeat N]
 
-For each spec: the time of ``archdsl.count`` on the built graph (and of load + count, the
+For each spec: the time of ``archdsl.analysis.count`` on the built graph (and of load + count, the
 whole cost of ``archdsl report``), and of fvcore tracing and counting the lowered module on
 a 1×C×H×W CPU tensor (model construction excluded); the ratio fvcore / count; and whether
 the two totals agree (the ``fvcore`` convention is meant to match to the unit).
@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import torch  # noqa: E402
 
 from archdsl import load  # noqa: E402
-from archdsl.count import count  # noqa: E402
+from archdsl.analysis.count import count  # noqa: E402
 from archdsl.lowering import create_model  # noqa: E402
 from archdsl.lowering.verify import fvcore_flops  # noqa: E402
 

@@ -3,7 +3,7 @@
     python examples/quickstart.py
 """
 import archdsl
-from archdsl.table import render_table
+from archdsl.analysis.table import render_table
 
 # 1. A spec written inline, the way ResNet's Table 1 prints a CIFAR network.
 SPEC = """

@@ -9,7 +9,7 @@ SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.arch")
 
 CODE = r"""
 import contextlib, io, json, sys, time
-from archdsl.cli import main
+from archdsl.cli.main import main
 out = io.StringIO()
 t0 = time.perf_counter()
 with contextlib.redirect_stdout(out):

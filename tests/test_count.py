@@ -1,13 +1,13 @@
-"""archdsl.count on hand-built graphs: rules, roll-ups, conventions, batch, re-inference."""
+"""archdsl.analysis.count on hand-built graphs: rules, roll-ups, conventions, batch, re-inference."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-from archdsl.count import CONVENTIONS, COLUMNS, ELEMENTWISE, FVCORE_EXTRA, Counts, count, reinfer
+from archdsl.analysis.count import CONVENTIONS, COLUMNS, ELEMENTWISE, FVCORE_EXTRA, Counts, count, reinfer
 from archdsl.errors import ArchError
-from archdsl.ops import OPS
+from archdsl.ir.ops import OPS
 from test_count_nets import tiny_alexnet, tiny_resnet, tiny_vgg
 
 NETS = [tiny_resnet, tiny_alexnet, tiny_vgg]

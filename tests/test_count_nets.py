@@ -6,8 +6,8 @@ own; ``tests/test_verify.py`` lowers them with :func:`lower` to check the fvcore
 from __future__ import annotations
 
 from archdsl.errors import Span
-from archdsl.ir import Graph, Node, Stage, attrs
-from archdsl.ops import OPS, infer_shape
+from archdsl.ir.graph import Graph, Node, Stage, attrs
+from archdsl.ir.ops import OPS, infer_shape
 
 SPAN = Span("<test>", 1, 1)
 

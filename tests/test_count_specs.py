@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 api = pytest.importorskip("archdsl.api")
-from archdsl.count import count  # noqa: E402
+from archdsl.analysis.count import count  # noqa: E402
 from archdsl.errors import ArchError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def test_every_spec_rolls_up(name):
 
 
 def _cli(*args, timeout=60):
-    code = ("import sys, time; t = time.perf_counter(); from archdsl.report_cmd import main; "
+    code = ("import sys, time; t = time.perf_counter(); from archdsl.cli.report_cmd import main; "
             f"s = main({list(args)!r}); print('TIME', time.perf_counter() - t, file=sys.stderr); "
             "print('TORCH', 'torch' in sys.modules, file=sys.stderr); sys.exit(s)")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

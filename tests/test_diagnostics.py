@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archdsl.cli import main
+from archdsl.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = sorted((ROOT / "tests" / "bad_specs").glob("*.arch"))
@@ -60,7 +60,7 @@ def run_check(*argv):
 
 
 def run_check_subprocess(*argv):
-    code = ("import sys; from archdsl.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from archdsl.cli.main import main; rc = main(sys.argv[1:]); "
             "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)")
     return subprocess.run([sys.executable, "-c", code, "check", *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)

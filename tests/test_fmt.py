@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archdsl
-from archdsl.cli import main
+from archdsl.cli.main import main
 from archdsl.errors import ArchError
-from archdsl.fmt import format_spec
+from archdsl.lang.fmt import format_spec
 
 SPECS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "specs", "*.arch")))
 
@@ -80,7 +80,7 @@ conv2 16×16: basic(w[1]) × n
 
 @pytest.mark.parametrize("alias", [None, "t2"])
 def test_edge_constructs_keep_their_meaning(alias):
-    from archdsl.build import build
+    from archdsl.builder.build import build
     out = format_spec(EDGE)
     assert format_spec(out) == out
     assert "block basic(c) = [3×3, c; 3×3, c]  # first # inner\n" in out
@@ -186,9 +186,9 @@ def test_cli_spec_error_exits_2(tmp_path, capsys):
 
 
 def test_fmt_does_not_import_torch():
-    code = ("import sys, archdsl.fmt, archdsl.table, archdsl.table_cmd; "
-            "archdsl.fmt.format_spec(open(sys.argv[1]).read()); "
-            "archdsl.table.render_table([archdsl.load(sys.argv[1])]); "
+    code = ("import sys, archdsl.lang.fmt, archdsl.analysis.table, archdsl.cli.table_cmd; "
+            "archdsl.lang.fmt.format_spec(open(sys.argv[1]).read()); "
+            "archdsl.analysis.table.render_table([archdsl.load(sys.argv[1])]); "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code, SPECS[0]], check=True)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from archdsl.build import build
+from archdsl.builder.build import build
 from archdsl.errors import ArchError, ArchErrors
-from archdsl.modifiers import MODIFIERS
-from archdsl.parser import _lark, parse
-from archdsl.settings import _KEYS as SETTING_WORDS
-from archdsl.words import VOCABULARY
+from archdsl.builder.modifiers import MODIFIERS
+from archdsl.lang.parser import _lark, parse
+from archdsl.builder.settings import _KEYS as SETTING_WORDS
+from archdsl.builder.words import VOCABULARY
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}

@@ -58,7 +58,7 @@ def _load(label: str):
 
 @pytest.mark.parametrize("label", sorted(TARGETS))
 def test_ir_and_counts_unchanged(label):
-    from archdsl.count import count
+    from archdsl.analysis.count import count
 
     want = golden(label)
     graph = _load(label)

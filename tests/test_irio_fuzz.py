@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import archdsl
 from archdsl.errors import ArchError
-from archdsl.irio import graph_from_yaml, graph_to_yaml
-from archdsl.limits import Limits, check_graph
+from archdsl.ir.yamlio import graph_from_yaml, graph_to_yaml
+from archdsl.ir.limits import Limits, check_graph
 
 SOURCES = {name: graph_to_yaml(archdsl.load(name)) for name in ("resnet20", "alexnet", "vgg-a")}
 

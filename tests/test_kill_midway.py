@@ -30,7 +30,7 @@ import yaml
 
 import archdsl
 from archdsl.api import find_spec, list_specs
-from archdsl.build_cmd import run_build
+from archdsl.cli.build_cmd import run_build
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -109,7 +109,7 @@ else:
     os.replace = pausing_replace
 
 if job == "cli":
-    from archdsl.cli import main
+    from archdsl.cli.main import main
     sys.exit(main(args))
 
 import torch
@@ -279,7 +279,7 @@ def test_build_killed_at_spaced_delays(tmp_path, builds):
     """Unpatched builds killed across their whole run: every file is old or new, whatever the
     moment (timing-dependent by design; the deterministic cases above pin the interesting ones)."""
     out = old_build(tmp_path / "build", builds)
-    cmd = [sys.executable, "-m", "archdsl.cli", "build", str(SPECS / "resnet18.arch"), "-o", str(out)]
+    cmd = [sys.executable, "-m", "archdsl", "build", str(SPECS / "resnet18.arch"), "-o", str(out)]
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     duration = time.perf_counter() - t0

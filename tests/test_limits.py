@@ -4,9 +4,9 @@ import time
 import pytest
 
 import archdsl
-from archdsl.cli import main
+from archdsl.cli.main import main
 from archdsl.errors import ArchError
-from archdsl.limits import GIB, Limits, parse_bytes
+from archdsl.ir.limits import GIB, Limits, parse_bytes
 
 HUGE_REPEAT = "input 3×32×32\nconv1: [3×3, 64] ×1000000000\n"
 
@@ -131,8 +131,8 @@ def test_bench_is_refused_before_allocating(capsys):
 
 
 def test_eval_parses_the_limit_flags():
-    from archdsl.cli import make_parser
-    from archdsl.limits import limits_from_args
+    from archdsl.cli.main import make_parser
+    from archdsl.ir.limits import limits_from_args
     args = make_parser().parse_args(["eval", "resnet20", "--checkpoint", "c.pt", "--max-params",
                                      "2e6", "--max-activation", "2GiB", "--max-depth", "50"])
     got = limits_from_args(args, batch=128)
@@ -149,7 +149,7 @@ def test_limit_flags_reject_nonsense(bad, capsys):
 
 
 def test_show_bytes_picks_a_readable_unit():
-    from archdsl.limits import show_bytes
+    from archdsl.ir.limits import show_bytes
     assert show_bytes(512) == "512 B"
     assert show_bytes(2**20) == "1.0 MiB"
     assert show_bytes(int(1.5 * GIB)) == "1.5 GiB"

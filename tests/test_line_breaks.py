@@ -4,7 +4,7 @@ import pytest
 
 import archdsl
 from archdsl.errors import ArchError, split_lines
-from archdsl.fmt import format_spec
+from archdsl.lang.fmt import format_spec
 from test_fmt import ir_key
 
 ODD = ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"]

@@ -5,14 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from archdsl.ir import Graph, Node
+from archdsl.ir.graph import Graph, Node
 from archdsl.lowering import BUILDERS, create_model, load_graph
 from archdsl.lowering.layer_source import SOURCES
 from archdsl.lowering.lower import init_layer, lower
 from archdsl.lowering.modules import Network, ResidualBlock, Stage
 from archdsl.lowering.plan import PlanError, plan
 from archdsl.lowering.verify import verify
-from archdsl.ops import OPS
+from archdsl.ir.ops import OPS
 from test_count_nets import L, SPAN, bn, conv, fc, graph, tiny_alexnet, tiny_resnet, tiny_vgg
 
 TINY = [tiny_resnet, tiny_alexnet, tiny_vgg]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from archdsl.atomic import write_text as write_atomic
-from archdsl.build_cmd import add_build_parser, run_build
+from archdsl.cli.build_cmd import add_build_parser, run_build
 from archdsl.errors import ArchError
-from archdsl.irio import graph_from_yaml
+from archdsl.ir.yamlio import graph_from_yaml
 from test_count_nets import tiny_resnet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def test_parser_reads_defines_safely():
     args = ap.parse_args(["build", "resnet-cifar", "-o", "out", "-D", "n=9", "-D",
                           "depths=3,4,6,3", "--export", "pt2"])
     assert (args.spec, args.out, args.export) == ("resnet-cifar", "out", "pt2")
-    from archdsl.report_cmd import parse_define
+    from archdsl.cli.report_cmd import parse_define
 
     assert dict(parse_define(d) for d in args.define) == {"n": 9, "depths": (3, 4, 6, 3)}
     with pytest.raises(ArchError):
@@ -78,7 +78,7 @@ def test_parser_reads_defines_safely():
 
 def test_build_does_not_import_torch_without_export(tmp_path):
     code = ("import sys; sys.path.insert(0, 'tests'); from test_count_nets import tiny_vgg; "
-            "from archdsl.build_cmd import run_build; "
+            "from archdsl.cli.build_cmd import run_build; "
             f"run_build(tiny_vgg(), {str(tmp_path)!r}); sys.exit('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -1,4 +1,4 @@
-"""archdsl.irio: the IR as YAML, round trip and validation (torch-free)."""
+"""archdsl.ir.yamlio: the IR as YAML, round trip and validation (torch-free)."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from archdsl.errors import ArchError, Span
-from archdsl.irio import graph_from_yaml, graph_to_yaml, span_from_str, span_to_str
+from archdsl.ir.yamlio import graph_from_yaml, graph_to_yaml, span_from_str, span_to_str
 from test_count_nets import tiny_alexnet, tiny_resnet, tiny_vgg
 
 
@@ -27,7 +27,7 @@ def test_span_round_trip(span):
 
 
 def test_io_module_does_not_import_torch():
-    code = ("import sys, archdsl.irio; sys.exit('torch' in sys.modules)")
+    code = ("import sys, archdsl.ir.yamlio; sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from archdsl.count import count
+from archdsl.analysis.count import count
 
 api = pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
 from archdsl.lowering.lower import lower  # noqa: E402

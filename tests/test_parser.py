@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl import syntax as ast
+from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError
-from archdsl.parser import parse
+from archdsl.lang.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -247,8 +247,8 @@ FRAGMENT_INPUTS = ["3×224×224", "3×227×227", "64×56×56", "96×27×27", "40
 
 
 def test_doc_mentions_every_vocabulary_word():
-    from archdsl.words import VOCABULARY
-    from archdsl.settings import SHORTCUTS
+    from archdsl.builder.words import VOCABULARY
+    from archdsl.builder.settings import SHORTCUTS
     for w in VOCABULARY:
         assert w.lower() in DOC.lower(), w
     for s in ("A", "B", "C", "plain"):

@@ -10,10 +10,10 @@ import types
 
 import pytest
 
-from archdsl import report_cmd
-from archdsl.count import CONVENTIONS, count
+from archdsl.cli import report_cmd
+from archdsl.analysis.count import CONVENTIONS, count
 from archdsl.errors import ArchError
-from archdsl.report import cost_label, human, render
+from archdsl.analysis.report import cost_label, human, render
 from test_count_nets import tiny_alexnet, tiny_resnet, tiny_vgg
 
 NETS = {"tiny-resnet": tiny_resnet, "tiny-alexnet": tiny_alexnet, "tiny-vgg": tiny_vgg}
@@ -131,7 +131,7 @@ import sys, types, io, contextlib
 sys.path.insert(0, {str(tests)!r})
 import test_count_nets as nets
 sys.modules["archdsl.api"] = types.SimpleNamespace(load=lambda name, limits=None, **p: nets.tiny_resnet(**p))
-from archdsl.report_cmd import main
+from archdsl.cli.report_cmd import main
 with contextlib.redirect_stdout(io.StringIO()):
     for fmt in ("table", "json", "csv", "markdown"):
         for by in ("layer", "block", "stage"):

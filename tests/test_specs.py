@@ -170,7 +170,7 @@ def test_plain_nets_have_no_shortcuts(name):
 def test_every_node_has_exactly_its_ops_attributes():
     """The op table's ``attrs`` (what ir.yaml is checked against) is what the builder makes."""
     from archdsl.api import list_specs
-    from archdsl.ops import OPS
+    from archdsl.ir.ops import OPS
     seen = set()
     windowed_avg = "input 3×8×8\nc: 3×3, 4\np: 2×2 average pool, flatten, fc-10\n"  # no bundled spec has one
     for name in sorted(map(str, set(list_specs().values()))) + [windowed_avg]:

@@ -1,7 +1,7 @@
 """The bundled specs are in canonical form: `archdsl fmt --check specs/*.arch` passes."""
 from pathlib import Path
 
-from archdsl.fmt import format_spec
+from archdsl.lang.fmt import format_spec
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import archdsl
-from archdsl.cli import main
-from archdsl.count import count
+from archdsl.cli.main import main
+from archdsl.analysis.count import count
 from archdsl.errors import ArchError
-from archdsl.table import FORMATS, render_table
-from archdsl.table_read import parse_table
+from archdsl.analysis.table import FORMATS, render_table
+from archdsl.analysis.table_read import parse_table
 
 from test_fmt import ir_key, networks
 

@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from archdsl.train.commands import _overrides, register
+from archdsl.cli.train_cmd import _overrides, register
 from archdsl.train.config import load_config, parse_assignments
 from archdsl.train.errors import TrainError
 from archdsl.train.loop import lr_factor

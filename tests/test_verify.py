@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings, strategies as st
 from torch import nn
 
-from archdsl.count import count
+from archdsl.analysis.count import count
 from archdsl.lowering.verify import flop_counter_flops, fvcore_flops, verify
 from test_count_nets import L, bn, conv, fc, graph, pool, tiny_alexnet, tiny_resnet
 
@@ -198,7 +198,7 @@ def test_report_verify_exit_status(monkeypatch, capsys):
     import types
 
     import archdsl.lowering as lowering
-    from archdsl.report_cmd import main
+    from archdsl.cli.report_cmd import main
     monkeypatch.setitem(sys.modules, "archdsl.api",
                         types.SimpleNamespace(load=lambda name, **p: tiny_resnet()))
     monkeypatch.setattr(lowering, "create_model", lambda g: lower(g))

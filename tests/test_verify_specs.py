@@ -17,7 +17,7 @@ import torch
 
 api = pytest.importorskip("archdsl.api")
 lowering = pytest.importorskip("archdsl.lowering")
-from archdsl.count import count  # noqa: E402
+from archdsl.analysis.count import count  # noqa: E402
 from archdsl.lowering.verify import fvcore_flops, verify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

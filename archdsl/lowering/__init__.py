@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..ir import Graph
-from ..limits import Limits
+from archdsl.ir.graph import Graph
+from archdsl.ir.limits import Limits
 
 __all__ = ["create_model", "BUILDERS", "Network", "load_graph", "generate_source",
            "load_torchvision_weights"]
@@ -38,7 +38,7 @@ def load_graph(spec: str | Path | Graph, num_classes: int | None = None,
 
     ``num_classes`` overrides the spec's ``classes``; ``params`` are family parameters (the
     ``-D`` overrides); ``limits`` the resource budgets a spec is checked against
-    (:class:`~archdsl.limits.Limits`). A :class:`~archdsl.ir.Graph` is returned as is (``num_classes`` must
+    (:class:`~archdsl.ir.limits.Limits`). A :class:`~archdsl.ir.graph.Graph` is returned as is (``num_classes`` must
     then agree with it: a built graph cannot be re-parameterised).
     """
     if isinstance(spec, Graph):
@@ -48,7 +48,7 @@ def load_graph(spec: str | Path | Graph, num_classes: int | None = None,
             raise ValueError(f"{spec.name} is built with {spec.num_classes} classes, not "
                              f"{num_classes}; pass the spec name or path to change it")
         return spec
-    from ..api import load  # imported here: lowering must not need the parser at import
+    from archdsl.api import load  # imported here: lowering must not need the parser at import
 
     if num_classes is not None:
         params["classes"] = num_classes

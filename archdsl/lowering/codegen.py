@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from ..ir import Graph, Node, dims_text
-from .layer_source import layer_source
-from .plan import Block, Plan, plan
+from archdsl.ir.graph import Graph, Node, dims_text
+from archdsl.lowering.layer_source import layer_source
+from archdsl.lowering.plan import Block, Plan, plan
 
 _PRELUDE = '''
 def he(layer, bias=0.0):
@@ -148,7 +148,7 @@ def _block_source(b: Block, cls: str, p: Plan, indent: str) -> list[str]:
 
 
 def _counts_line(graph: Graph) -> str:
-    from ..count import count  # torch-free, analytic
+    from archdsl.analysis.count import count  # torch-free, analytic
     c = count(graph, convention="paper")
     return (f"{c.total.params:,} parameters; {c.total.macs:,} multiply-adds (conv+fc) "
             f"per {dims_text(graph.input_shape)} image")

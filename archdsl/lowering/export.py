@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
+from archdsl.atomic import atomic_path
 
 FORMATS = {"pt2": ".pt2", "onnx": ".onnx"}
 

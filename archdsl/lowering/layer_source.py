@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..ir import Node
-from .plan import Plan
+from archdsl.ir.graph import Node
+from archdsl.lowering.plan import Plan
 
 Source = Callable[[Node, Plan], tuple[str, str]]
 

@@ -1,4 +1,4 @@
-"""IR -> ``nn.Module``: one builder per op (keyed like :data:`archdsl.ops.OPS`), assembled
+"""IR -> ``nn.Module``: one builder per op (keyed like :data:`archdsl.ir.ops.OPS`), assembled
 into the structured modules of :mod:`.modules` following :func:`.plan.plan`.
 
 Semantics follow notes/ir-contract.md; initialisation follows the papers (``init`` and
@@ -13,11 +13,11 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ..ir import Graph, Node
-from ..limits import Limits
-from . import load_graph
-from .modules import Add, Network, PadShortcut, ResidualBlock, Stage
-from .plan import Block, Plan, plan
+from archdsl.ir.graph import Graph, Node
+from archdsl.ir.limits import Limits
+from archdsl.lowering import load_graph
+from archdsl.lowering.modules import Add, Network, PadShortcut, ResidualBlock, Stage
+from archdsl.lowering.plan import Block, Plan, plan
 
 Builder = Callable[[Node, Plan], nn.Module]
 
@@ -50,7 +50,7 @@ BUILDERS: dict[str, Builder] = {
     # the contract: the model returns logits and the loss applies the soft-max
     "softmax": lambda n, p: nn.Identity(),
 }
-"""op -> builder(node, plan) -> module. Every op of :data:`archdsl.ops.OPS` has one."""
+"""op -> builder(node, plan) -> module. Every op of :data:`archdsl.ir.ops.OPS` has one."""
 
 _NORMAL = re.compile(r"normal\(\s*([0-9.eE+-]+)\s*\)$")
 
@@ -127,14 +127,14 @@ def create_model(spec: str | Path | Graph, num_classes: int | None = None,
 
     ``input_size=(C, H, W)`` (as the training harness passes it) checks that the network
     accepts that input and records it as ``model.input_shape``; other keywords are family
-    parameters. ``limits`` (:class:`~archdsl.limits.Limits`) are the resource budgets checked
+    parameters. ``limits`` (:class:`~archdsl.ir.limits.Limits`) are the resource budgets checked
     on the IR before any weight is allocated. Raises :class:`archdsl.errors.ArchError` for spec errors.
     """
     input_size = params.pop("input_size", None)
     graph = load_graph(spec, num_classes, limits, **params)
     model = lower(graph)
     if input_size is not None and tuple(input_size) != tuple(graph.input_shape):
-        from ..count import reinfer  # raises a located ArchError if the fc fixes the size
+        from archdsl.analysis.count import reinfer  # raises a located ArchError if the fc fixes the size
 
         reinfer(graph, tuple(input_size))
         model.input_shape = tuple(int(v) for v in input_size)

@@ -1,6 +1,6 @@
 """The structure lowering and codegen share: stages of layers and residual blocks.
 
-An IR :class:`~archdsl.ir.Graph` is a flat, topologically ordered node list. Both the
+An IR :class:`~archdsl.ir.graph.Graph` is a flat, topologically ordered node list. Both the
 ``nn.Module`` builder (:mod:`.lower`) and the source generator (:mod:`.codegen`) want it
 grouped the way the paper's table is: stages, each a sequence of plain layers and residual
 blocks, each block a main path, an optional shortcut path, the addition and what follows.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Graph, Node
+from archdsl.ir.graph import Graph, Node
 
 # Ops after which the network no longer holds a spatial feature map: the head starts here.
 HEAD_OPS = frozenset({"gap", "adaptive_avgpool", "flatten", "fc"})
@@ -49,7 +49,7 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class StagePlan:
-    """One stage: its items (a :class:`~archdsl.ir.Node` for a plain layer, or a
+    """One stage: its items (a :class:`~archdsl.ir.graph.Node` for a plain layer, or a
     :class:`Block`) in execution order."""
     name: str
     items: tuple[Node | Block, ...]

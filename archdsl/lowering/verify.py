@@ -1,4 +1,4 @@
-"""Cross-check the analytic counts (:mod:`archdsl.count`) against torch and fvcore.
+"""Cross-check the analytic counts (:mod:`archdsl.analysis.count`) against torch and fvcore.
 
 The only torch-importing part of counting: it lowers a graph (or takes a module whose
 module names are the IR node names), runs fvcore's ``FlopCountAnalysis`` and torch's
@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..count import Counts, count
-from ..ir import Graph, Shape, dims_text
+from archdsl.analysis.count import Counts, count
+from archdsl.ir.graph import Graph, Shape, dims_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def verify(graph: Graph, input: Shape | None = None, batch: int = 1,
     """
     counts = count(graph, input, batch, "fvcore")
     if model is None:
-        from . import create_model
+        from archdsl.lowering import create_model
         model = create_model(graph)
     x = torch.randn(batch, *counts.input_shape)
     total, by_module = fvcore_flops(model, x)

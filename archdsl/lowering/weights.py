@@ -19,7 +19,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from ..ir import dims_text
+from archdsl.ir.graph import dims_text
 
 
 class WeightMismatch(ValueError):

@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``archdsl`` with ``argv`` (a train, eval or bench command); returns its exit code."""
-    from archdsl.cli import main as cli_main
+    from archdsl.cli.main import main as cli_main
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in ("train", "eval", "bench"):
         print("usage: python -m archdsl.train {train,eval,bench} ...", file=sys.stderr)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from archdsl.limits import Limits
+from archdsl.ir.limits import Limits
 from archdsl.train.config import TrainConfig
 from archdsl.train.models import input_shape, make_model
 from archdsl.train.runtime import autocast, setup, use_channels_last
@@ -27,7 +27,7 @@ def bench(spec: str, params: dict | None = None, *, batch: int = 64, train: bool
           limits: Limits | None = None) -> dict[str, Any]:
     """Time ``iters`` forward (or forward+backward+SGD) passes on a fixed random batch after
     ``warmup`` untimed ones (compilation, cuDNN autotuning, allocator growth). ``limits``
-    (:class:`archdsl.limits.Limits`; default: the defaults at ``batch``) are checked first."""
+    (:class:`archdsl.ir.limits.Limits`; default: the defaults at ``batch``) are checked first."""
     cfg = TrainConfig(device=device, amp=amp, channels_last="true" if channels_last else "false",
                       compile=compile)
     rt = setup(cfg)

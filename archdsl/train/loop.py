@@ -19,7 +19,7 @@ import yaml
 from torch import nn
 
 from archdsl.atomic import write_text
-from archdsl.limits import Limits
+from archdsl.ir.limits import Limits
 from archdsl.train import checkpoint as ckpt_io
 from archdsl.train.config import TrainConfig
 from archdsl.train.data import load_data
@@ -67,7 +67,7 @@ def build(spec: str, params: dict, cfg: TrainConfig, data_spec: str, rt: Runtime
     """Load the data, build the model for its classes and input, and the device pipeline.
 
     ``limits`` are checked on the IR before any weight is allocated (default: the
-    :class:`~archdsl.limits.Limits` defaults at the recipe's batch size)."""
+    :class:`~archdsl.ir.limits.Limits` defaults at the recipe's batch size)."""
     limits = limits or Limits(batch=cfg.batch_size)
     # A spec error or an over-budget spec is refused before reading the dataset (minutes
     # for a big image folder); the class count from the data is applied when building.
@@ -88,7 +88,7 @@ def train(spec: str, data: str, cfg: TrainConfig, out: str | Path, *, params: di
     """Train ``spec`` on ``data`` into directory ``out``; returns the final summary.
 
     ``on_step(step, model)`` is called after every update (tests use it to interrupt a run).
-    ``limits`` are the resource budgets (default: :class:`~archdsl.limits.Limits` at the
+    ``limits`` are the resource budgets (default: :class:`~archdsl.ir.limits.Limits` at the
     recipe's batch size), checked on the IR before any weight is allocated.
     Launched by torchrun, this process is one data-parallel rank; only rank 0 writes files.
     """

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from archdsl.limits import Limits
+from archdsl.ir.limits import Limits
 from archdsl.train.errors import TrainError
 
 _SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
@@ -39,7 +39,7 @@ def validate(spec: str, params: dict, num_classes: int | None, limits: Limits | 
 def make_model(spec: str, params: dict, num_classes: int | None,
                in_shape: tuple[int, int, int] | None, limits: Limits | None = None) -> nn.Module:
     """Build the network for ``spec`` with ``-D`` parameters, a class count and an input shape;
-    ``limits`` (:class:`archdsl.limits.Limits`) are the budgets the spec is checked against."""
+    ``limits`` (:class:`archdsl.ir.limits.Limits`) are the budgets the spec is checked against."""
     if spec.startswith("testnet:"):
         from archdsl.train._testnets import make_testnet
         try:

@@ -75,7 +75,7 @@ def model_record(graph) -> dict:
 
 def record(label: str, path: Path, params: dict) -> dict:
     import archdsl
-    from archdsl.count import count
+    from archdsl.analysis.count import count
 
     graph = archdsl.load(str(path), **params)
     return {"label": label, "ir": ir_record(graph),

@@ -1,7 +1,7 @@
 """Counts -> text: a rich table for people; JSON, CSV and Markdown for scripts. No torch.
 
 Every rendering names its convention, because "FLOPs" means three different things (see
-:mod:`archdsl.count`): the rich and Markdown tables print the convention's description
+:mod:`archdsl.analysis.count`): the rich and Markdown tables print the convention's description
 under the table, JSON carries ``convention`` and ``description``, CSV a ``convention`` column.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .count import COLUMNS, Counts, Row
-from .ir import dims_text
+from archdsl.analysis.count import COLUMNS, Counts, Row
+from archdsl.ir.graph import dims_text
 
 FORMATS = ("table", "json", "csv", "markdown")
 LEVELS = ("layer", "block", "stage")

@@ -6,13 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-from .atomic import write_text
+from archdsl.atomic import write_text
 
 
 def _fmt(args: argparse.Namespace) -> int:
     """Print, check or rewrite specs in canonical form (exit 1 under --check if any differ)."""
-    from .api import find_spec, read_spec
-    from .fmt import format_spec
+    from archdsl.api import find_spec, read_spec
+    from archdsl.lang.fmt import format_spec
     changed = 0
     for spec in args.specs:
         if not args.in_place and not os.path.exists(spec) and os.sep not in spec:
@@ -34,10 +34,10 @@ def _fmt(args: argparse.Namespace) -> int:
 
 def _table(args: argparse.Namespace) -> int:
     """Render one paper-style table for the given specs (one column per spec)."""
-    from .api import load
-    from .table import render_table
-    from .limits import limits_from_args
-    from .report_cmd import parse_define
+    from archdsl.api import load
+    from archdsl.analysis.table import render_table
+    from archdsl.ir.limits import limits_from_args
+    from archdsl.cli.report_cmd import parse_define
     params = dict(parse_define(d) for d in args.define)
     limits = limits_from_args(args)
     graphs = [load(s, limits=limits, **params) for s in args.specs]
@@ -60,6 +60,6 @@ def add_table_parsers(sub) -> None:
                    help="print bracketed blocks one layer per line, as the papers do")
     p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
                    help="set a family parameter for every spec (e.g. -D n=9)")
-    from .limits import add_limit_options
+    from archdsl.ir.limits import add_limit_options
     add_limit_options(p)
     p.set_defaults(func=_table)

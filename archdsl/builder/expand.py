@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import settings as cfg
-from .errors import Span
-from .ops import window_output
-from .layer import Layer
+from archdsl.builder import settings as cfg
+from archdsl.errors import Span
+from archdsl.ir.ops import window_output
+from archdsl.builder.layer import Layer
 
 BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "pool",
         "avgpool": "pool", "gap": "pool", "adaptive_avgpool": "pool", "flatten": "flatten",

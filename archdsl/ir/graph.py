@@ -1,6 +1,6 @@
 """The IR: a frozen, topologically ordered graph of typed layers with stage/block structure.
 
-Produced by :func:`archdsl.build.build` (shapes already inferred and validated); consumed
+Produced by :func:`archdsl.builder.build.build` (shapes already inferred and validated); consumed
 by counting, tables, formatting and lowering. Nothing here changes after construction.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from .errors import Span
+from archdsl.errors import Span
 
 Shape = tuple[int, ...]
 """Per-sample shape, batch excluded: ``(C, H, W)`` for maps, ``(F,)`` after flatten."""
@@ -20,7 +20,7 @@ class Node:
 
     ``name`` is unique and dotted after the spec's stages and blocks (``conv2_x.0.conv1``);
     ``inputs`` names the producers (``"input"`` is the network input); ``attrs`` is a sorted
-    tuple of ``(key, value)`` pairs whose keys the op table (:mod:`archdsl.ops`) defines;
+    tuple of ``(key, value)`` pairs whose keys the op table (:mod:`archdsl.ir.ops`) defines;
     ``shape`` is the inferred output shape; ``role`` is ``"main"`` or ``"shortcut"``
     (projection/zero-pad shortcut layers, which the papers do not count in the depth).
     """

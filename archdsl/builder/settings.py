@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import syntax as ast
-from .errors import ArchError
-from .syntax import atom_text
-from .suggest import suggest
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError
+from archdsl.lang.syntax import atom_text
+from archdsl.builder.suggest import suggest
 
 SHORTCUTS = {"a": "A", "b": "B", "c": "C", "plain": "plain", "none": "plain"}
 

@@ -2,8 +2,8 @@
 
 Errors are collected where they are independent (unknown words in different rows,
 several wrong declared sizes) and raised together; see :func:`archdsl.errors.collect`.
-What a row's words mean is :mod:`archdsl.words`; placing the resolved layers as nodes, with
-their shapes, is :mod:`archdsl.place`; this module reads the header and checks each stage.
+What a row's words mean is :mod:`archdsl.builder.words`; placing the resolved layers as nodes, with
+their shapes, is :mod:`archdsl.builder.place`; this module reads the header and checks each stage.
 """
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from . import expand
-from . import params as fam
-from . import settings as cfg
-from . import syntax as ast
-from .errors import COMMAND_LINE, ArchError, Span, collect
-from .limits import Limits, check_depth, check_graph
-from .ir import Graph, Stage, dims_text
-from .layer import Layer
-from .syntax import atom_text
-from .place import State, place
-from .suggest import suggest
-from .words import Resolver
+from archdsl.builder import expand
+from archdsl.builder import params as fam
+from archdsl.builder import settings as cfg
+from archdsl.lang import syntax as ast
+from archdsl.errors import COMMAND_LINE, ArchError, Span, collect
+from archdsl.ir.limits import Limits, check_depth, check_graph
+from archdsl.ir.graph import Graph, Stage, dims_text
+from archdsl.builder.layer import Layer
+from archdsl.lang.syntax import atom_text
+from archdsl.builder.place import State, place
+from archdsl.builder.suggest import suggest
+from archdsl.builder.words import Resolver
 
 
 def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | None = None,

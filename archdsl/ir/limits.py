@@ -14,9 +14,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import ArchError, Span
-from .ir import Graph
-from .ops import OPS
+from archdsl.errors import ArchError, Span
+from archdsl.ir.graph import Graph
+from archdsl.ir.ops import OPS
 
 GIB = 2 ** 30
 

@@ -1,5 +1,5 @@
 """The :class:`Layer` record a row's parts resolve to, and the small readers of parts that
-the layer vocabulary (:mod:`archdsl.words`) and the modifiers (:mod:`archdsl.modifiers`)
+the layer vocabulary (:mod:`archdsl.builder.words`) and the modifiers (:mod:`archdsl.builder.modifiers`)
 share: a part as written, its words, a size of at least 1.
 """
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import syntax as ast
-from .errors import ArchError, Span
-from .ir import dims_text
-from .syntax import atom_text
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, Span
+from archdsl.ir.graph import dims_text
+from archdsl.lang.syntax import atom_text
 
 
 @dataclass

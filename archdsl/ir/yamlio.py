@@ -1,5 +1,5 @@
 """The IR as YAML: :func:`graph_to_yaml` writes a built graph, :func:`graph_from_yaml` reads it
-back as an equal :class:`~archdsl.ir.Graph`, re-checking every shape with the op table.
+back as an equal :class:`~archdsl.ir.graph.Graph`, re-checking every shape with the op table.
 
 Torch-free (``archdsl build`` writes ``ir.yaml`` next to the generated ``model.py``; ``load``
 accepts such files). Layout, one mapping per node::
@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from .errors import ArchError, Span
-from .ir import Graph, Node, Stage
-from .ops import OPS, ShapeError
+from archdsl.errors import ArchError, Span
+from archdsl.ir.graph import Graph, Node, Stage
+from archdsl.ir.ops import OPS, ShapeError
 
 FORMAT, VERSION = "archdsl-ir", 1
 # The C loader when libyaml is present (~10× faster on a ResNet-152 IR); safe either way:

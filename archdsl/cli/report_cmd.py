@@ -15,11 +15,11 @@ import re
 import sys
 from typing import Any
 
-from .count import CONVENTIONS, count
-from .errors import COMMAND_LINE, ArchError
-from .ir import Graph
-from .limits import add_limit_options, limits_from_args
-from .report import FORMATS, LEVELS, SweepRow, render, render_sweep
+from archdsl.analysis.count import CONVENTIONS, count
+from archdsl.errors import COMMAND_LINE, ArchError
+from archdsl.ir.graph import Graph
+from archdsl.ir.limits import add_limit_options, limits_from_args
+from archdsl.analysis.report import FORMATS, LEVELS, SweepRow, render, render_sweep
 
 _INT = re.compile(r"[+-]?\d+")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -85,7 +85,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     ArchError propagates: the CLI prints it and exits 2.
     """
-    from .api import load  # the front end (parse + build); torch-free
+    from archdsl.api import load  # the front end (parse + build); torch-free
 
     params = dict(parse_define(d) for d in args.define)
     if args.batch < 1:
@@ -116,7 +116,7 @@ def _sweep(args: argparse.Namespace, load: Any, params: dict[str, Any]) -> int:
 
 
 def _verify(graph: Graph, shape: Any, batch: int) -> int:
-    from .lowering.verify import verify  # torch: only here
+    from archdsl.lowering.verify import verify  # torch: only here
 
     result = verify(graph, shape, batch)
     print(result.render(), file=sys.stderr)
@@ -128,8 +128,8 @@ def _write(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m archdsl.report_cmd SPEC …``: the same as ``archdsl report SPEC …``."""
-    from .cli import main as cli_main
+    """``python -m archdsl.cli.report_cmd SPEC …``: the same as ``archdsl report SPEC …``."""
+    from archdsl.cli.main import main as cli_main
     return cli_main(["report", *(sys.argv[1:] if argv is None else argv)])
 
 

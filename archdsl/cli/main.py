@@ -11,16 +11,16 @@ import sys
 import threading
 import time
 
-from .atomic import unwind_on_signal
-from .errors import ArchError
-from .ir import dims_text
-from .limits import add_limit_options, limits_from_args
+from archdsl.atomic import unwind_on_signal
+from archdsl.errors import ArchError
+from archdsl.ir.graph import dims_text
+from archdsl.ir.limits import add_limit_options, limits_from_args
 
 
 def _check(args: argparse.Namespace) -> int:
     """Validate specs; print one line per spec (name, layers, output shape); never imports torch."""
-    from .api import load
-    from .report_cmd import parse_define
+    from archdsl.api import load
+    from archdsl.cli.report_cmd import parse_define
     params = dict(parse_define(d) for d in args.define)
     limits = limits_from_args(args)
     failed = 0
@@ -41,14 +41,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     """Print the validated IR, one node per line."""
-    from .api import load
-    from .report_cmd import parse_define
+    from archdsl.api import load
+    from archdsl.cli.report_cmd import parse_define
     print(load(args.spec, limits=limits_from_args(args), **dict(parse_define(d) for d in args.define)))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .api import list_specs
+    from archdsl.api import list_specs
     for name, path in sorted(list_specs().items()):
         print(f"{name:<24} {path.name}")
     return 0
@@ -71,13 +71,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_show)
     p = sub.add_parser("list", help="list bundled networks and family members")
     p.set_defaults(func=_list)
-    from .report_cmd import add_report_parser
+    from archdsl.cli.report_cmd import add_report_parser
     add_report_parser(sub)
-    from .build_cmd import add_build_parser
+    from archdsl.cli.build_cmd import add_build_parser
     add_build_parser(sub)
-    from .table_cmd import add_table_parsers
+    from archdsl.cli.table_cmd import add_table_parsers
     add_table_parsers(sub)
-    from .train.commands import register
+    from archdsl.cli.train_cmd import register
     register(sub)
     return parser
 

@@ -7,19 +7,19 @@ paper convention) and params rows, then the rows that make the table self-contai
 ``input``, ``classes``, ``with`` (network-wide settings) and ``param`` (family values).
 
 The description cells use the spec language's own row syntax, so
-:func:`archdsl.table_read.parse_table` can read the table back into the same IR.
+:func:`archdsl.analysis.table_read.parse_table` can read the table back into the same IR.
 """
 from __future__ import annotations
 
 import difflib
 import re
 
-from . import syntax as ast
-from .errors import ArchError, Span
-from .fmt import parts_text
-from .syntax import atom_text
-from .ir import Graph, dims_text
-from .parser import parse
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, Span
+from archdsl.lang.fmt import parts_text
+from archdsl.lang.syntax import atom_text
+from archdsl.ir.graph import Graph, dims_text
+from archdsl.lang.parser import parse
 
 FORMATS = ("text", "markdown", "latex")
 _FOOTER = ("FLOPs", "params", "input", "classes", "with", "param")
@@ -90,7 +90,7 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
                 else:
                     rows.append([parts_text(parts)])
             stages.append((st.name.text if st.name else "", atom_text(st.size) if st.size else "", rows))
-    from .count import count
+    from archdsl.analysis.count import count
     total = count(g, convention="paper").total
     footer = {"FLOPs": [_sci(total.macs)], "params": [_sci(total.params)],
               "input": [dims_text(g.input_shape)], "classes": [str(g.num_classes)],
@@ -158,7 +158,7 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
     ``format`` is ``"text"`` (aligned, ``|``-separated), ``"markdown"`` or ``"latex"``;
     ``stacked`` prints each bracketed block over several lines as the papers do (otherwise
     ``[3×3, 64; 3×3, 64] ×2`` on one line).
-    The output round-trips through :func:`archdsl.table_read.parse_table`.
+    The output round-trips through :func:`archdsl.analysis.table_read.parse_table`.
     """
     if isinstance(graphs, Graph):
         graphs = [graphs]

@@ -1,10 +1,10 @@
 """The layer vocabulary: what each word or phrase of a spec row means.
 
 Turns AST parts (``3×3 max pool``, ``conv3-64``, ``FC-4096``, ``[1×1, 64; 3×3, 64]``) and
-their modifiers (``stride 2``, ``groups 2``) into :class:`~archdsl.layer.Layer` records with
-resolved numbers. Which parts are modifiers, and what each does, is :mod:`archdsl.modifiers`;
-"did you mean" hints come from :mod:`archdsl.suggest`. No shapes here: those are inferred in
-:mod:`archdsl.build`.
+their modifiers (``stride 2``, ``groups 2``) into :class:`~archdsl.builder.layer.Layer` records with
+resolved numbers. Which parts are modifiers, and what each does, is :mod:`archdsl.builder.modifiers`;
+"did you mean" hints come from :mod:`archdsl.builder.suggest`. No shapes here: those are inferred in
+:mod:`archdsl.builder.build`.
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from . import syntax as ast
-from .errors import ArchError, Span
-from .layer import Layer, at_least_one, lower_words, part_text
-from .modifiers import apply_modifier, modifier_span, modifies
-from .suggest import suggest, suggest_shaped
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, Span
+from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
+from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
+from archdsl.builder.suggest import suggest, suggest_shaped
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",

@@ -10,14 +10,14 @@ import json
 import sys
 from typing import Any, Callable
 
-from archdsl.limits import add_limit_options, limits_from_args
+from archdsl.ir.limits import add_limit_options, limits_from_args
 from archdsl.train.errors import TrainError
 
 
 def _defines(items: list[str] | None) -> dict[str, Any]:
     """``-D`` exactly as every other command reads it: integers or comma lists of integers,
     never evaluated (a bad value is a spec error, exit 2)."""
-    from archdsl.report_cmd import parse_define
+    from archdsl.cli.report_cmd import parse_define
     return dict(parse_define(d) for d in items or [])
 
 

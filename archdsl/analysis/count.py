@@ -1,6 +1,6 @@
 """IR -> Counts: parameters, multiply-adds and FLOPs per node, block, stage and in total.
 
-Analytic and torch-free: everything follows from the op table (:mod:`archdsl.ops`) and the
+Analytic and torch-free: everything follows from the op table (:mod:`archdsl.ir.ops`) and the
 node shapes, re-inferred when another input size is asked for. Three named conventions
 decide what the headline figure (``Row.cost``) of each node means:
 
@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from math import ceil, floor, prod
 from typing import Any, Callable
 
-from .errors import ArchError
-from .ir import Graph, Node, Shape, dims_text
-from .ops import OPS, ShapeError, infer_shape
+from archdsl.errors import ArchError
+from archdsl.ir.graph import Graph, Node, Shape, dims_text
+from archdsl.ir.ops import OPS, ShapeError, infer_shape
 
 CONVENTIONS: dict[str, str] = {
     "paper": "paper FLOPs = conv+fc multiply-adds (as the ResNet/VGG papers and torchvision)",

@@ -1,7 +1,7 @@
-"""Placing resolved layers: each :class:`~archdsl.layer.Layer` becomes IR nodes, named after
+"""Placing resolved layers: each :class:`~archdsl.builder.layer.Layer` becomes IR nodes, named after
 its stage, with shapes inferred one node after the other.
 
-:mod:`archdsl.expand` says which units a layer becomes before shapes are known; this module
+:mod:`archdsl.builder.expand` says which units a layer becomes before shapes are known; this module
 wires them to their inputs, fills in what depends on the input shape (input channels, pool
 padding, an implicit flatten) and builds a block's main path, shortcut and add.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import expand
-from . import settings as cfg
-from . import syntax as ast
-from .errors import ArchError, collect
-from .ir import Node, attrs as mkattrs, dims_text
-from .layer import Layer
-from .ops import OPS, ShapeError
+from archdsl.builder import expand
+from archdsl.builder import settings as cfg
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, collect
+from archdsl.ir.graph import Node, attrs as mkattrs, dims_text
+from archdsl.builder.layer import Layer
+from archdsl.ir.ops import OPS, ShapeError
 
 MAX_NODES = 2_000_000  # hard ceiling on expansion, far beyond ResNet-1202's ~7,000 nodes
 
@@ -37,7 +37,7 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
     """Append the nodes of copy ``rep`` of ``layer`` (in stage ``st`` named ``sname``, under
     settings ``s``) to ``state``, inferring each node's shape from its input.
 
-    ``counts`` (from :func:`archdsl.expand.stage_counts`) says which base names the stage
+    ``counts`` (from :func:`archdsl.builder.expand.stage_counts`) says which base names the stage
     numbers (``conv1``, ``conv2``); a block is named by its index in the stage
     (``conv2_x.0``). Shape errors are appended to ``state.errors`` to be reported together;
     one that leaves no shape to go on with is raised at once."""

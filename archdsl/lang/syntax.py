@@ -1,4 +1,4 @@
-"""Frozen AST of a spec file. Built by :mod:`archdsl.parser`; interpreted by :mod:`archdsl.build`.
+"""Frozen AST of a spec file. Built by :mod:`archdsl.lang.parser`; interpreted by :mod:`archdsl.builder.build`.
 
 The AST mirrors the surface syntax and keeps every token's :class:`~archdsl.errors.Span`.
 It holds no meaning: which words are layers, which parts are modifiers, what a number
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import Span
+from archdsl.errors import Span
 
 
 # ---- atoms: the tokens a layer description is made of -------------------------------

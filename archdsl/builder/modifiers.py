@@ -2,16 +2,16 @@
 
 ``3×3, 64, stride 2, no bias`` is one conv amended twice; a bare number or parameter after
 a kernel size (``3×3, c``) is its channel count. This module says which parts are modifiers
-and applies them to a :class:`~archdsl.layer.Layer`; the layer words themselves are in
-:mod:`archdsl.words`, which calls in here with itself as the reader of numbers.
+and applies them to a :class:`~archdsl.builder.layer.Layer`; the layer words themselves are in
+:mod:`archdsl.builder.words`, which calls in here with itself as the reader of numbers.
 """
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from . import syntax as ast
-from .errors import ArchError, Span
-from .layer import Layer, at_least_one, lower_words, part_text
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, Span
+from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 
 MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
 # The attribute a modifier word sets, where the two differ.
@@ -24,7 +24,7 @@ _ALLOWED = {"conv": {"stride", "padding", "pad", "groups", "bias"},
 
 
 class Numbers(Protocol):
-    """How a modifier's numbers are read (:class:`archdsl.words.Resolver` is one)."""
+    """How a modifier's numbers are read (:class:`archdsl.builder.words.Resolver` is one)."""
 
     def value(self, atom: ast.Atom, env: dict[str, Any] | None = None, what: str = "value") -> Any:
         ...

@@ -10,10 +10,10 @@ blank lines collapse to one. Formatting is idempotent and never changes the IR.
 """
 from __future__ import annotations
 
-from . import syntax as ast
-from .syntax import atom_text
-from .errors import split_lines
-from .parser import parse
+from archdsl.lang import syntax as ast
+from archdsl.lang.syntax import atom_text
+from archdsl.errors import split_lines
+from archdsl.lang.parser import parse
 
 
 # ---- atoms, parts, brackets -----------------------------------------------------------
@@ -112,7 +112,7 @@ def _comment(line: str) -> str | None:
 
 
 def format_spec(spec: str | ast.Spec, file: str = "<spec>") -> str:
-    """Canonical text of a spec (text or parsed :class:`~archdsl.syntax.Spec`).
+    """Canonical text of a spec (text or parsed :class:`~archdsl.lang.syntax.Spec`).
 
     Raises :class:`~archdsl.errors.ArchError` when the text does not parse.
     """

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .ir import Shape, dims_text
+from archdsl.ir.graph import Shape, dims_text
 
 Attrs = dict[str, Any]
 

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from .count import count
-from .errors import ArchError
-from .atomic import write_texts
-from .ir import Graph, dims_text
-from .irio import graph_to_yaml
-from .limits import Limits, add_limit_options, limits_from_args
-from .report_cmd import parse_define
+from archdsl.analysis.count import count
+from archdsl.errors import ArchError
+from archdsl.atomic import write_texts
+from archdsl.ir.graph import Graph, dims_text
+from archdsl.ir.yamlio import graph_to_yaml
+from archdsl.ir.limits import Limits, add_limit_options, limits_from_args
+from archdsl.cli.report_cmd import parse_define
 
 EXPORTS = ("pt2", "onnx")
 
@@ -46,17 +46,17 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
     """Compile ``spec`` into ``out_dir`` (default ``build/<name>``); returns the exit status.
 
     ``params`` are the ``-D`` overrides; ``limits`` the resource budgets (default
-    :class:`~archdsl.limits.Limits`). :class:`ArchError` (spec errors) propagates for the
+    :class:`~archdsl.ir.limits.Limits`). :class:`ArchError` (spec errors) propagates for the
     CLI to print; an unavailable export format prints a message and returns 2.
     """
-    from .lowering import load_graph
-    from .lowering.codegen import generate_source
+    from archdsl.lowering import load_graph
+    from archdsl.lowering.codegen import generate_source
 
     if export is not None and export not in EXPORTS:
         raise ArchError(f"unknown export format {export!r}", hint="use --export pt2 or --export onnx")
     graph = load_graph(spec, limits=limits, **dict(params or {}))
     if export is not None:
-        from .lowering.export import ExportUnavailable, check_available
+        from archdsl.lowering.export import ExportUnavailable, check_available
 
         try:  # before writing anything: a failed build leaves no partial output
             check_available(export)
@@ -72,8 +72,8 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
                            out / "ir.yaml": graph_to_yaml(graph),
                            out / "report.json": json.dumps(report, indent=1) + "\n"})
     if export is not None:
-        from .lowering.export import FORMATS, export_model
-        from .lowering.lower import lower
+        from archdsl.lowering.export import FORMATS, export_model
+        from archdsl.lowering.lower import lower
 
         written.append(export_model(lower(graph), out / f"model{FORMATS[export]}", export))
     _summary(graph, report, written)
@@ -117,8 +117,8 @@ def _run_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m archdsl.build_cmd SPEC …``: the same as ``archdsl build SPEC …``."""
-    from .cli import main as cli_main
+    """``python -m archdsl.cli.build_cmd SPEC …``: the same as ``archdsl build SPEC …``."""
+    from archdsl.cli.main import main as cli_main
     return cli_main(["build", *(sys.argv[1:] if argv is None else argv)])
 
 

@@ -1,9 +1,9 @@
-"""Paper-style architecture tables -> IR: the reader for :mod:`archdsl.table`.
+"""Paper-style architecture tables -> IR: the reader for :mod:`archdsl.analysis.table`.
 
 The description cells use the spec language's own row syntax, so :func:`parse_table`
 rebuilds spec text from a table and builds it with :func:`archdsl.load`: the round trip
 spec → table → parse gives the same IR. It reads all three formats that
-:func:`archdsl.table.render_table` writes (text, markdown, latex), and also
+:func:`archdsl.analysis.table.render_table` writes (text, markdown, latex), and also
 hand-transcribed paper tables: a line with one description cell spans every column (as
 the papers' merged cells do), brackets may run over several lines, and settings the
 paper states in prose are passed as ``defaults``.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from .errors import ArchError, Span
-from .ir import Graph
-from .table import _FOOTER, _SUP   # the renderer's footer labels and superscripts, read back
+from archdsl.errors import ArchError, Span
+from archdsl.ir.graph import Graph
+from archdsl.analysis.table import _FOOTER, _SUP   # the renderer's footer labels and superscripts, read back
 
 
 # ---- text -> rows ---------------------------------------------------------------------
@@ -69,7 +69,7 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
     list of settings (``"shortcut B, batchnorm"``, taken as a ``with`` line); a statement
     the table itself states (``input``, ``classes``, ``with``) wins over the default.
     """
-    from .api import load
+    from archdsl.api import load
     rows = _read_grid(text)
     while rows and len(rows[0]) < 2:     # a title line above the header ("ConvNet Configuration")
         rows = rows[1:]

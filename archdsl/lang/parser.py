@@ -1,4 +1,4 @@
-"""Spec text -> AST (:mod:`archdsl.syntax`). Lark's exceptions become located ArchErrors."""
+"""Spec text -> AST (:mod:`archdsl.lang.syntax`). Lark's exceptions become located ArchErrors."""
 from __future__ import annotations
 
 import unicodedata
@@ -8,8 +8,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken,
                              VisitError)
 
-from . import syntax as ast
-from .errors import ArchError, Span, split_lines
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, Span, split_lines
 
 # Human names for lark's terminal names, used in "expected ..." messages.
 _TOKEN_NAMES = {
@@ -28,7 +28,7 @@ def _lark() -> Lark:
 
 
 def parse(text: str, file: str = "<spec>") -> ast.Spec:
-    """Parse spec ``text`` (named ``file`` in messages) into an :class:`~archdsl.syntax.Spec`.
+    """Parse spec ``text`` (named ``file`` in messages) into an :class:`~archdsl.lang.syntax.Spec`.
 
     Raises :class:`ArchError` with the position of the first syntax error.
     """

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import syntax as ast
-from .errors import COMMAND_LINE, ArchError, Span
+from archdsl.lang import syntax as ast
+from archdsl.errors import COMMAND_LINE, ArchError, Span
 
 def pvalue(v: ast.Num | ast.ListValue) -> Any:
     if isinstance(v, ast.ListValue):
