@@ -6,12 +6,13 @@ import torch
 from torch import nn
 
 from archdsl.ir.graph import Graph, Node
-from archdsl.lowering import BUILDERS, create_model, load_graph
-from archdsl.lowering.layer_source import SOURCES
-from archdsl.lowering.lower import init_layer, lower
+from archdsl.lowering import create_model, load_graph
+from archdsl.lowering.lower import lower
+from archdsl.lowering.torch_ops import TORCH_OPS, Context, init_layer
 from archdsl.lowering.modules import Network, ResidualBlock, Stage
 from archdsl.lowering.plan import PlanError, plan
 from archdsl.lowering.verify import verify
+from archdsl.errors import ArchError
 from archdsl.ir.ops import OPS
 from test_count_nets import L, SPAN, bn, conv, fc, graph, tiny_alexnet, tiny_resnet, tiny_vgg
 
@@ -19,8 +20,7 @@ TINY = [tiny_resnet, tiny_alexnet, tiny_vgg]
 
 
 def test_every_op_has_a_builder_and_a_source():
-    assert set(BUILDERS) == set(OPS)
-    assert set(SOURCES) == set(OPS)
+    assert set(TORCH_OPS) == set(OPS)
 
 
 @pytest.mark.parametrize("make", TINY)
@@ -107,25 +107,25 @@ def test_initialisation_follows_the_papers():
     torch.manual_seed(0)
     _, a = conv(64, 256, 3)
     he_node = _node("conv", a)
-    m = BUILDERS["conv"](he_node, None)
+    m = TORCH_OPS["conv"].build(he_node, Context())
     init_layer(m, he_node)
     fan_out = 256 * 9
     assert abs(m.weight.std().item() - (2 / fan_out) ** 0.5) < 0.002
     a = tuple((k, v) for k, v in a if k not in ("init", "bias", "bias_init")) + \
         (("bias", True), ("bias_init", 1.0), ("init", "normal(0.01)"))
     n = _node("conv", tuple(sorted(a)))
-    m = BUILDERS["conv"](n, None)
+    m = TORCH_OPS["conv"].build(n, Context())
     init_layer(m, n)
     assert abs(m.weight.std().item() - 0.01) < 0.001 and torch.all(m.bias == 1)
     _, a = fc(512, 1000)
     a = tuple(sorted(dict(a, init="normal(0.01)").items()))
     n = _node("fc", a)
-    m = BUILDERS["fc"](n, None)
+    m = TORCH_OPS["fc"].build(n, Context())
     init_layer(m, n)
     assert abs(m.weight.std().item() - 0.01) < 0.001 and torch.all(m.bias == 0)
     _, a = bn(8)
     n = _node("bn", a)
-    m = BUILDERS["bn"](n, None)
+    m = TORCH_OPS["bn"].build(n, Context())
     with torch.no_grad():
         m.weight.fill_(3)
     init_layer(m, n)
@@ -135,8 +135,8 @@ def test_initialisation_follows_the_papers():
 def test_unknown_init_scheme_is_an_error():
     _, a = conv(3, 4)
     n = _node("conv", tuple(sorted(dict(a, init="xavier").items())))
-    with pytest.raises(ValueError, match="xavier"):
-        init_layer(BUILDERS["conv"](n, None), n)
+    with pytest.raises(ArchError, match="xavier"):
+        init_layer(TORCH_OPS["conv"].build(n, Context()), n)
 
 
 def test_relu_before_add_keeps_autograd_valid():

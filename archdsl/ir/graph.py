@@ -22,7 +22,10 @@ class Node:
     ``inputs`` names the producers (``"input"`` is the network input); ``attrs`` is a sorted
     tuple of ``(key, value)`` pairs whose keys the op table (:mod:`archdsl.ir.ops`) defines;
     ``shape`` is the inferred output shape; ``role`` is ``"main"`` or ``"shortcut"``
-    (projection/zero-pad shortcut layers, which the papers do not count in the depth).
+    (projection/zero-pad shortcut layers, which the papers do not count in the depth);
+    ``template`` names the block definition the node came from (``bottleneck`` for
+    ``block bottleneck(c) = …``), None outside named blocks, so codegen and diagrams can
+    name things as the spec did.
     """
 
     name: str
@@ -34,6 +37,7 @@ class Node:
     stage: str
     block: str | None = None
     role: str = "main"
+    template: str | None = None
 
     def __getitem__(self, key: str) -> Any:
         for k, v in self.attrs:

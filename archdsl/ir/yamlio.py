@@ -17,6 +17,7 @@ accepts such files). Layout, one mapping per node::
       stage: conv2_x
       block: conv2_x.0            # omitted when the node sits directly in its stage
       role: shortcut              # omitted for "main"
+      template: bottleneck        # the named block it came from; omitted outside one
       span: specs/resnet50.arch:12:3-12:40
       attrs: {bias: false, kernel: [1, 1], ...}
 
@@ -95,6 +96,8 @@ def graph_to_yaml(graph: Graph) -> str:
             d["block"] = n.block
         if n.role != "main":
             d["role"] = n.role
+        if n.template is not None:
+            d["template"] = n.template
         d["span"] = span_to_str(n.span)
         d["attrs"] = _Flow((k, _plain(v)) for k, v in n.attrs)
         nodes.append(d)
@@ -174,7 +177,7 @@ def _node(d: dict) -> Node:
     return Node(name=_text(d, "name"), op=_text(d, "op"), inputs=inputs,
                 attrs=tuple((str(k), _frozen(v)) for k, v in d["attrs"].items()),
                 shape=shape, span=span_from_str(d["span"]), stage=_text(d, "stage"),
-                block=_text(d, "block", None), role=role)
+                block=_text(d, "block", None), role=role, template=_text(d, "template", None))
 
 
 # What each attribute may hold. The op table trusts its attributes (the builder made them);

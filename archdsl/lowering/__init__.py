@@ -14,14 +14,14 @@ from typing import Any
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits
 
-__all__ = ["create_model", "BUILDERS", "Network", "load_graph", "generate_source",
+__all__ = ["create_model", "TORCH_OPS", "Network", "load_graph", "generate_source",
            "load_torchvision_weights"]
 
 # torch costs ~2 s to import: `archdsl build` without --export (codegen, IR, counts) must not
 # pay it, so the torch-backed names are imported on first use (PEP 562).
 # (``lower`` the function lives in ``.lower`` the module, which shadows it here: import it
 # from archdsl.lowering.lower.)
-_LAZY = {"create_model": ".lower", "BUILDERS": ".lower", "Network": ".modules",
+_LAZY = {"create_model": ".lower", "TORCH_OPS": ".torch_ops", "Network": ".modules",
          "generate_source": ".codegen", "load_torchvision_weights": ".weights"}
 
 

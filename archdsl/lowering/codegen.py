@@ -3,7 +3,7 @@
 The generated module defines one class named after the network, plus ``build()`` /
 ``create_model()``. Its ``state_dict`` keys equal :func:`archdsl.lowering.create_model`'s
 and, given the same weights, its outputs are identical: both build the same torch layers in
-the same order (:data:`.layer_source.SOURCES` mirrors :data:`.lower.BUILDERS`). Residual
+the same order (both read :data:`.torch_ops.TORCH_OPS`). Residual
 blocks become small classes with an explicit ``forward``, one per distinct block layout.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from archdsl.ir.graph import Graph, Node, dims_text
-from archdsl.lowering.layer_source import layer_source
+from archdsl.lowering.torch_ops import Context, layer_source
 from archdsl.lowering.plan import Block, Plan, plan
 
 _PRELUDE = '''
@@ -128,7 +128,7 @@ def _block_class(name: str, layout: tuple) -> str:
 
 def _line(key: str, node: Node, p: Plan, indent: str) -> str:
     """``key=Constructor(...),  # shape; note`` (a keyword argument of a block class)."""
-    expr, note = layer_source(node, p)
+    expr, note = layer_source(node, Context(p.inplace))
     return f"{indent}{key}={expr},  # {dims_text(node.shape)}" + (f"; {note}" if note else "")
 
 
@@ -187,7 +187,7 @@ def generate_source(graph: Graph) -> str:
             if isinstance(item, Block):
                 init += _block_source(item, blocks[_layout(item)], p, " " * 12)
             else:
-                expr, note = layer_source(item, p)
+                expr, note = layer_source(item, Context(p.inplace))
                 init.append(f'            "{item.local_name}": {expr},  # {dims_text(item.shape)}'
                             + (f"; {note}" if note else ""))
         init.append("        })")
