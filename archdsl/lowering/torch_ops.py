@@ -5,7 +5,9 @@ the same keys); nothing else under ``lowering/`` knows ops by name.
 ``build(node, ctx)`` returns the ``nn.Module`` for a node, initialised as the papers say
 (:func:`init_layer`); ``source(node, ctx)`` returns ``(constructor expression, comment)``
 for the same module, so generated code builds identical layers. ``ctx`` is the lowering
-context (:class:`Context`): which ReLUs may run in place.
+context (:class:`Context`): which ReLUs may run in place. ``inline(node, ctx, args)``, where
+set, is the forward expression over the input variables that generated source writes
+instead of calling a module (``out + identity`` for a residual add).
 """
 from __future__ import annotations
 
@@ -28,13 +30,16 @@ class Context:
 
 Build = Callable[[Node, Context], nn.Module]
 Source = Callable[[Node, Context], tuple[str, str]]
+Inline = Callable[[Node, Context, list[str]], str]
 
 
 @dataclass(frozen=True, slots=True)
 class TorchOp:
-    """How one op becomes torch: its module builder and its source writer."""
+    """How one op becomes torch: its module builder, its source writer and, for arithmetic
+    that reads better written out, its inline forward expression."""
     build: Build
     source: Source
+    inline: Inline | None = None
 
 
 _NORMAL = re.compile(r"normal\(\s*([0-9.eE+-]+)\s*\)$")
@@ -180,7 +185,8 @@ TORCH_OPS: dict[str, TorchOp] = {
     "fc": TorchOp(_fc, _fc_src),
     "dropout": TorchOp(lambda n, ctx: nn.Dropout(n["p"]),
                        lambda n, ctx: (f"nn.Dropout({n['p']!r})", "")),
-    "add": TorchOp(lambda n, ctx: Add(), lambda n, ctx: ("Add()", "")),
+    "add": TorchOp(lambda n, ctx: Add(), lambda n, ctx: ("Add()", ""),
+                   lambda n, ctx, args: " + ".join(args)),
     "pad_shortcut": TorchOp(
         lambda n, ctx: PadShortcut(n["stride"], n["pad_before"], n["pad_after"]),
         lambda n, ctx: (f"PadShortcut(stride={n['stride']}, pad_before={n['pad_before']}, "
