@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "golden"))
 import record  # noqa: E402  (tests/golden/record.py: the IR as plain data)
@@ -47,6 +49,18 @@ def settings_line(combo) -> str:
 def build(combo):
     import archdsl
     return archdsl.load(SPEC.format(settings=settings_line(combo)))
+
+
+def reference() -> dict:
+    return json.loads(gzip.decompress(REFERENCE.read_bytes()))
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=settings_line)
+def test_residual_kind_builds_what_place_block_built(combo):
+    want = reference()[settings_line(combo)]
+    got = record.ir_record(build(combo))
+    assert got["nodes"] == want["nodes"]
+    assert got == want
 
 
 def _record() -> None:
