@@ -3,12 +3,15 @@
 A block is one or more *branches* of entries (the convolutions the spec writes in brackets),
 an optional *shortcut* from the block's input, a *merge* op joining the branch outputs and the
 shortcut, and a *post* pattern after the merge. Each kind of block is one :class:`BlockKind`
-in :data:`KINDS`; :func:`expand` reads it and places the nodes, so a new kind is a new entry,
-not new code (compare timm's byobnet ``ByoBlockCfg`` / ``_block_registry``). Nothing after
-the builder knows block kinds: it sees nodes.
+in :data:`KINDS`, picked by the layer's ``block_kind`` (``residual`` for every bracket
+today); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
+new code (compare timm's byobnet ``ByoBlockCfg`` / ``_block_registry``). Nothing after the
+builder knows block kinds: it sees nodes.
 
 Fields of a :class:`BlockKind`:
 
+``name``
+    Its key in :data:`KINDS`; for a gate, the prefix of its nodes' names.
 ``entry``
     The steps each entry becomes, in order. ``"conv"`` is the entry's own convolution (with
     the block's stride if it falls there); ``"bn"`` a batchnorm, placed only ``with
@@ -19,7 +22,8 @@ Fields of a :class:`BlockKind`:
     its ReLU is the post pattern.
 ``fixed``
     Steps the kind places itself instead of the spec's entries (the squeeze and excite of an
-    SE gate), each a :class:`Fixed` with its own name and attributes; its one branch.
+    SE gate): its one branch. Each :class:`Fixed` has its own local name, op and attributes;
+    a conv's ``reduce`` makes its out_channels the branch input's channels ÷ ``reduce``.
 ``gate``
     A kind placed on each branch's output after its last entry, its nodes named under the
     gate's name (``se.conv1``); the gate's shortcut is the branch output it gates.
