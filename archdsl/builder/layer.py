@@ -24,6 +24,9 @@ class Layer:
     entries: list["Layer"] = field(default_factory=list)  # the convs of a block
     block_name: str | None = None
     block_span: Span | None = None                      # where a named block was defined
+    block_kind: str = "residual"                        # its entry in builder.blocks.KINDS
+    # a block's parallel paths when it has several; empty: ``entries`` is its one path
+    branches: list[list["Layer"]] = field(default_factory=list)
 
 
 def at_least_one(what: str, value, span: Span):

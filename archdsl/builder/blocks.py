@@ -1,0 +1,276 @@
+"""Block kinds as data: how a bracketed block becomes an IR subgraph.
+
+A block is one or more *branches* of entries (the convolutions the spec writes in brackets),
+an optional *shortcut* from the block's input, a *merge* op joining the branch outputs and the
+shortcut, and a *post* pattern after the merge. Each kind of block is one :class:`BlockKind`
+in :data:`KINDS`, picked by the layer's ``block_kind`` (``residual`` for every bracket
+today); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
+new code (compare timm's byobnet ``ByoBlockCfg`` / ``_block_registry``). Nothing after the
+builder knows block kinds: it sees nodes.
+
+Fields of a :class:`BlockKind`:
+
+``name``
+    Its key in :data:`KINDS`; for a gate, the prefix of its nodes' names.
+``entry``
+    The steps each entry becomes, in order. ``"conv"`` is the entry's own convolution (with
+    the block's stride if it falls there); ``"bn"`` a batchnorm, placed only ``with
+    batchnorm``; any other name a node of that op without attributes (``relu``, ``sigmoid``).
+    Steps are named after the op and the entry's position: ``conv2``, ``bn2``, ``relu2``.
+``last``
+    The steps of a branch's last entry (None: as ``entry``). A residual branch ends conv-bn:
+    its ReLU is the post pattern.
+``fixed``
+    Steps the kind places itself instead of the spec's entries (the squeeze and excite of an
+    SE gate): its one branch. Each :class:`Fixed` has its own local name, op and attributes;
+    a conv's ``reduce`` makes its out_channels the branch input's channels ÷ ``reduce``.
+``gate``
+    A kind placed on each branch's output after its last entry, its nodes named under the
+    gate's name (``se.conv1``); the gate's shortcut is the branch output it gates.
+``shortcut``
+    The path from the block's input to the merge: a :class:`Shortcut` giving the form when
+    the branch keeps the input's channels and size and the form when it changes them, or a
+    mapping from the ``with shortcut`` option to one (:data:`BY_OPTION`). Forms:
+    ``"identity"``; ``"pad"`` (option A: subsample, zero-pad the channels; ``shortcut``);
+    ``"projection"`` (strided 1×1 conv and, with batchnorm, a bn: ``shortcut.conv``,
+    ``shortcut.bn``); None: no shortcut.
+``merge``
+    The op joining the branch outputs and the shortcut (``add``; ``concat``, ``mul``), named
+    after itself (``add``). Nothing is merged when there is a single input, or no merge op.
+``shortcut_first``
+    The shortcut is the merge's first input (a dense layer's ``cat(x, new)``, an SE
+    gate's ``mul(x, gate)``); else the branches come first (``add(main, shortcut)``).
+``post``
+    Steps after the merge. Under ``with relu before add``, or when nothing is merged, they end
+    each branch instead, named and located like its last entry (``relu3``).
+
+Several branches (not written by today's syntax) are named ``branch1.conv1`` …; one branch's
+nodes sit directly under the block (``conv2_x.0.conv1``). The settings read here: ``batchnorm``
+(the bn steps), ``shortcut`` (by-option shortcuts), ``relu after/before add`` (where ``post``
+goes) and ``stride on K×K`` (which entry of each branch takes the block's stride).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping, Protocol
+
+from archdsl.builder import expand
+from archdsl.builder import settings as cfg
+from archdsl.builder.layer import Layer
+from archdsl.errors import ArchError, Span
+from archdsl.ir.graph import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Shortcut:
+    """The shortcut's form when the branch keeps the input's shape, and when it changes it."""
+    same: str | None
+    changed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """A node a kind places itself. ``reduce``: a conv's out_channels are its input's ÷ this."""
+    local: str
+    op: str
+    attrs: tuple[tuple[str, Any], ...] = ()
+    reduce: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockKind:
+    """One kind of block; the fields are described in the module docstring."""
+    name: str
+    entry: tuple[str, ...] = ("conv", "bn", "relu")
+    last: tuple[str, ...] | None = None
+    fixed: tuple[Fixed, ...] = ()
+    gate: BlockKind | None = None
+    shortcut: Shortcut | Mapping[str, Shortcut] | None = None
+    merge: str | None = None
+    shortcut_first: bool = False
+    post: tuple[str, ...] = ()
+
+
+# ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
+# change, C always projects; plain networks have no shortcut.
+BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
+    "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
+    "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
+
+KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
+    BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
+              shortcut=BY_OPTION, merge="add", post=("relu",)),
+)})
+
+
+class Site(Protocol):
+    """Where a block is placed (:class:`archdsl.builder.place.BlockSite`)."""
+    src: str                       # the block's input
+    shape: tuple[int, ...]         # and its shape
+
+    def emit(self, unit: expand.Unit, local: str, role: str, inputs: tuple[str, ...]
+             ) -> Node | None:
+        """Place ``unit`` as node ``<block>.<local>``; None where it could not be placed."""
+
+    def fail(self, error: ArchError) -> None:
+        """Record ``error`` and raise it with those recorded before."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """What every step of one block placement reads."""
+    layer: Layer
+    site: Site
+    s: cfg.Settings
+    notes: tuple[tuple[str, Span], ...]   # the named block's definition, for merge errors
+
+
+Out = tuple[str, tuple[int, ...]]   # a producer and its shape
+
+
+def expand_block(kind: BlockKind, layer: Layer, site: Site, s: cfg.Settings, rep: int,
+                 declared: tuple[int, ...] | None) -> None:
+    """Place copy ``rep`` of block ``layer`` as ``kind`` says, after ``site.src``.
+
+    ``declared`` is the stage's output size when the block is the stage's first layer: its
+    first copy then takes the stride that reaches it, unless the spec states one."""
+    in_shape = site.shape
+    if len(in_shape) != 3:
+        site.fail(ArchError("a block needs a feature map, but its input is flat", layer.span,
+                            hint="put the blocks before the flatten / fully connected layers"))
+    stride = 1
+    if rep == 0:
+        if "stride" in layer.explicit:
+            stride = layer.attrs["stride"][0]
+        elif declared is not None:
+            stride = expand.implied_stride(in_shape[1], declared[0])
+    notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
+        if layer.block_span else ()
+    _place(kind, (site.src, in_shape), stride, "", _Block(layer, site, s, notes))
+
+
+def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) -> Out:
+    """Branches, shortcut, merge and post of ``kind`` after ``block_in``; the output."""
+    before = not b.s.relu_after_add        # post ends each branch rather than the block
+    paths = [None] if kind.fixed else (b.layer.branches or [b.layer.entries])
+    outs = []
+    for j, entries in enumerate(paths, 1):
+        p = prefix + (f"branch{j}." if len(paths) > 1 else "")
+        out = _fixed(kind.fixed, block_in, p, b) if entries is None \
+            else _branch(kind, entries, block_in, stride, p, b)
+        outs.append(_post(kind, out, entries, p, b) if before else out)
+    short = _shortcut(kind, block_in, outs[0], stride, prefix, b)
+    inputs = [o for o, _ in outs] + ([] if short is None else [short])
+    if short is not None and kind.shortcut_first:
+        inputs = inputs[-1:] + inputs[:-1]
+    if kind.merge is None or len(inputs) == 1:   # nothing merged: post ends the branch
+        return outs[0] if before else _post(kind, outs[0], paths[0], prefix, b)
+    out = _unit(b, expand.Unit(kind.merge, {}, b.layer.span, kind.merge, notes=b.notes),
+                prefix + kind.merge, "main", tuple(inputs), outs[0])
+    return out if before else _post(kind, out, None, prefix, b)
+
+
+def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, prefix: str,
+            b: _Block) -> Out:
+    """One branch of spec entries: each entry's steps (the last entry's own), then a gate."""
+    target = _stride_target(entries, b.s)
+    out, k = block_in, len(entries)
+    for i, entry in enumerate(entries, 1):
+        steps = kind.last if i == k and kind.last is not None else kind.entry
+        out = _steps(steps, out, i, entry, stride if i - 1 == target else 1, prefix, b)
+    if kind.gate is not None:
+        out = _place(kind.gate, out, 1, f"{prefix}{kind.gate.name}.", b)
+    return out
+
+
+def _post(kind: BlockKind, out: Out, entries: list[Layer] | None, prefix: str, b: _Block) -> Out:
+    """``kind.post`` after ``out``: at the end of a branch of ``entries``, named and located
+    like its last entry (``relu3``); else under its op's name at the block (``relu``)."""
+    if entries is None:
+        return _steps(kind.post, out, None, None, 1, prefix, b)
+    return _steps(kind.post, out, len(entries), entries[-1], 1, prefix, b)
+
+
+def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None, stride: int,
+           prefix: str, b: _Block) -> Out:
+    """The ``steps`` of entry ``i``, named ``<op><i>`` and located at the entry; without an
+    entry, named ``<op>`` and located at the block."""
+    for op in steps:
+        if op == "bn" and not b.s.batchnorm:
+            continue
+        if op == "conv":
+            # A named block's conv fails for the arguments of one use: point at that use,
+            # and at the conv in the definition.
+            named = b.layer.block_span is not None
+            unit = expand.Unit("conv", expand.conv_attrs(entry.attrs, b.s, (stride, stride)),
+                               entry.span, "conv", entry, b.layer.span if named else None,
+                               ((f"in this convolution of block '{b.layer.block_name}'",
+                                 entry.span),) if named else ())
+        else:
+            unit = expand.Unit(op, _step_attrs(op), b.layer.span if entry is None else entry.span,
+                               op)
+        out = _unit(b, unit, f"{prefix}{op}{'' if i is None else i}", "main", (out[0],), out)
+    return out
+
+
+def _fixed(steps: tuple[Fixed, ...], block_in: Out, prefix: str, b: _Block) -> Out:
+    """A kind's own steps after ``block_in``, located at the block's use."""
+    out, channels = block_in, block_in[1][0]
+    for f in steps:
+        a = {**_step_attrs(f.op), **dict(f.attrs)}
+        if f.reduce is not None:
+            a["out_channels"] = channels // f.reduce
+        if f.op == "conv":
+            a = expand.conv_attrs(a, b.s)
+        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "main",
+                    (out[0],), out)
+    return out
+
+
+def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: str,
+              b: _Block) -> str | None:
+    """Place the shortcut ``kind`` asks for; its output's name, or None without one."""
+    rule = kind.shortcut.get(b.s.shortcut) if isinstance(kind.shortcut, Mapping) \
+        else kind.shortcut
+    if rule is None:
+        return None
+    (src, in_shape), channels = block_in, main[1][0]
+    form = rule.changed if channels != in_shape[0] or stride != 1 else rule.same
+    if form == "pad":
+        if channels < in_shape[0]:
+            b.site.fail(ArchError(
+                f"option A cannot shrink {in_shape[0]} channels to {channels} by zero-padding",
+                b.layer.span, hint="use 'with shortcut B' (projection)", notes=b.notes))
+        pad = {"stride": stride, "pad_before": 0, "pad_after": channels - in_shape[0]}
+        return _unit(b, expand.Unit("pad_shortcut", pad, b.layer.span, "shortcut"),
+                     prefix + "shortcut", "shortcut", (src,), block_in)[0]
+    if form == "projection":
+        projection = {"kernel": (1, 1), "out_channels": channels, "padding": (0, 0)}
+        a = expand.conv_attrs(projection, b.s, (stride, stride))
+        out = _unit(b, expand.Unit("conv", a, b.layer.span, "conv"), prefix + "shortcut.conv",
+                    "shortcut", (src,), block_in)
+        if b.s.batchnorm:
+            out = _unit(b, expand.Unit("bn", expand.bn_attrs(), b.layer.span, "bn"),
+                        prefix + "shortcut.bn", "shortcut", (out[0],), out)
+        return out[0]
+    return src if form == "identity" else None
+
+
+def _unit(b: _Block, unit: expand.Unit, local: str, role: str, inputs: tuple[str, ...],
+          out: Out) -> Out:
+    """Place ``unit``; the new producer, or ``out`` unchanged where it could not be placed."""
+    node = b.site.emit(unit, local, role, inputs)
+    return out if node is None else (node.name, node.shape)
+
+
+def _step_attrs(op: str) -> dict[str, Any]:
+    return expand.bn_attrs() if op == "bn" else {}
+
+
+def _stride_target(entries: list[Layer], s: cfg.Settings) -> int:
+    """Which conv of a branch takes the block's stride: the first one ``with stride on K×K``
+    names, else the first conv. The fallback is deliberate: ResNet's prose ("stride 2 on the
+    first 1×1") covers its basic blocks too, whose first conv is a 3×3 (Table 1's 18/34
+    columns)."""
+    return next((i for i, e in enumerate(entries) if e.attrs["kernel"][0] == s.stride_on), 0)
