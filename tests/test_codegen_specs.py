@@ -3,18 +3,14 @@
 where archdsl cannot be imported for ResNet-50, VGG-16 and ResNet-20 (resnet-cifar n=3)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
+from archdsl import api
 from archdsl.lowering.codegen import generate_source
+from archdsl.lowering.lower import lower
+from conftest import SPECS
 from test_codegen import import_source, isolated_outputs
-
-api = pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
-from archdsl.lowering.lower import lower  # noqa: E402
-
-SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.arch"))
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from archdsl.cli.main import main
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BAD = sorted((ROOT / "tests" / "bad_specs").glob("*.arch"))
 ERROR = re.compile(r"^(.*?):(\d+):(\d+): error: (.*)$")
 NOTE = re.compile(r"^(.*?):(\d+):(\d+): note: (.*)$")

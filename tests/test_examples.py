@@ -1,9 +1,8 @@
 """The examples stay runnable: quickstart.py runs and prints what it claims."""
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def test_quickstart_runs():

@@ -1,7 +1,6 @@
 """archdsl fmt: canonical spec text; idempotent; never changes the IR; CLI --check/--in-place."""
 from __future__ import annotations
 
-import glob
 import os
 import subprocess
 import sys
@@ -14,8 +13,9 @@ import archdsl
 from archdsl.cli.main import main
 from archdsl.errors import ArchError
 from archdsl.lang.fmt import format_spec
+from conftest import SPECS as SPEC_PATHS
 
-SPECS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "specs", "*.arch")))
+SPECS = [str(p) for p in SPEC_PATHS]
 
 
 def ir_key(g):

@@ -31,11 +31,10 @@ import yaml
 import archdsl
 from archdsl.api import find_spec, list_specs
 from archdsl.cli.build_cmd import run_build
+from conftest import ROOT, SPEC_DIR as SPECS
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
 BUILD_FILES = ("model.py", "ir.yaml", "report.json")
 
 # Child driver: argv = STAGE TARGET JOB ARGS…; JOB "cli" runs ``archdsl ARGS…``, JOB "ckpt"
@@ -306,7 +305,7 @@ def test_build_killed_at_spaced_delays(tmp_path, builds):
 @pytest.mark.parametrize("stage,sig", [("write", "SIGKILL"), ("write", "SIGTERM"), ("write", "SIGINT"),
                                        ("rename", "SIGKILL")])
 def test_checkpoint_save_killed(tmp_path, stage, sig):
-    torch = pytest.importorskip("torch")
+    import torch
     from archdsl.train import checkpoint
 
     ckpt = tmp_path / "checkpoint.pt"

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from archdsl import api
 from archdsl.atomic import write_text as write_atomic
 from archdsl.cli.build_cmd import add_build_parser, run_build
 from archdsl.errors import ArchError
 from archdsl.ir.yamlio import graph_from_yaml
+from conftest import ROOT
 from test_count_nets import tiny_resnet
 
-ROOT = Path(__file__).resolve().parents[1]
 FILES = {"model.py", "ir.yaml", "report.json"}
 
 
@@ -43,7 +44,6 @@ def test_build_hand_graph_with_pt2_export(tmp_path, capsys):
 
 
 def test_onnx_without_the_package_is_a_clear_error(tmp_path, capsys):
-    pytest.importorskip("torch")
     try:
         import onnx  # noqa: F401
         pytest.skip("onnx is installed")
@@ -87,7 +87,6 @@ def test_build_does_not_import_torch_without_export(tmp_path):
 # ---- real specs -------------------------------------------------------------------------
 
 def test_build_resnet152(tmp_path):
-    api = pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
     spec = ROOT / "specs" / "resnet152.arch"
     assert run_build(str(spec), tmp_path) == 0
     graph = api.load(str(spec))
@@ -97,7 +96,6 @@ def test_build_resnet152(tmp_path):
 
 
 def test_build_default_dir_and_spec_errors(tmp_path, monkeypatch):
-    api = pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
     monkeypatch.chdir(tmp_path)
     assert run_build("resnet-cifar", params={"n": 3}) == 0
     name = api.load("resnet-cifar", n=3).name

@@ -2,17 +2,13 @@
 mode, parameters equal the analytic count, and torch.export traces it."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
+from archdsl import api
 from archdsl.analysis.count import count
-
-api = pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
-from archdsl.lowering.lower import lower  # noqa: E402
-
-SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.arch"))
+from archdsl.lowering.lower import lower
+from conftest import SPECS
 # torch.export costs ~10 ms per layer on this CPU: the deepest nets are exported in CI only
 # through their smaller siblings (same block code); see test_export_deep_family_member.
 EXPORT_SKIP = {"resnet101", "resnet152", "resnet101-v1.5", "resnet152-v1.5"}

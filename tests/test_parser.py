@@ -1,7 +1,6 @@
 """The surface syntax: the papers' notations parse into the AST the builder expects, with
 exact spans; the examples in docs/language.md are valid."""
 import re
-from pathlib import Path
 
 import pytest
 
@@ -9,8 +8,7 @@ import archdsl
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError
 from archdsl.lang.parser import parse
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def stages(text):

@@ -1,11 +1,8 @@
 """Every bundled spec loads; stage sizes and depths match the papers' tables."""
-from pathlib import Path
-
 import pytest
 
 import archdsl
-
-SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
+from conftest import SPECS
 
 
 def sizes(g):

@@ -1,9 +1,6 @@
 """The bundled specs are in canonical form: `archdsl fmt --check specs/*.arch` passes."""
-from pathlib import Path
-
 from archdsl.lang.fmt import format_spec
-
-SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.arch"))
+from conftest import SPECS
 
 
 def test_every_bundled_spec_is_canonical():

@@ -2,7 +2,6 @@
 same IR, and read the ResNet and VGG Table 1 as printed in the papers."""
 from __future__ import annotations
 
-import glob
 import os
 
 import pytest
@@ -15,10 +14,10 @@ from archdsl.errors import ArchError
 from archdsl.analysis.table import FORMATS, render_table
 from archdsl.analysis.table_read import parse_table
 
+from conftest import SPECS
 from test_fmt import ir_key, networks
 
 HERE = os.path.dirname(__file__)
-SPECS = sorted(glob.glob(os.path.join(HERE, "..", "specs", "*.arch")))
 RESNETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 VGGS = ["vgg-a", "vgg-a-lrn", "vgg-b", "vgg-c", "vgg-d", "vgg-e"]
 

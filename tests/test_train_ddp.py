@@ -8,15 +8,12 @@ import socket
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
-
 import torch
 
 from archdsl.train.config import TrainConfig
 from archdsl.train.data import load_data
 from archdsl.train.pipeline import Pipeline
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 WORKER = textwrap.dedent("""
     import json, os, sys, torch

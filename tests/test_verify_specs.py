@@ -5,23 +5,13 @@ torch.jit.trace and cannot use meta tensors); the slow ones are VGG and ResNet-1
 """
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.util
-import sys
-import types
-from pathlib import Path
-
 import pytest
 import torch
 
-api = pytest.importorskip("archdsl.api")
-lowering = pytest.importorskip("archdsl.lowering")
-from archdsl.analysis.count import count  # noqa: E402
-from archdsl.lowering.verify import fvcore_flops, verify  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.arch"))
+from archdsl import api
+from archdsl.analysis.count import count
+from archdsl.lowering.verify import fvcore_flops, verify
+from conftest import SPEC_NAMES as SPECS, torchvision_models as _torchvision_models
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -31,25 +21,6 @@ def test_spec_counts_match_torch_and_fvcore(name):
     # FlopCounterMode re-runs the forward: only on the cheap nets
     result = verify(graph, flop_counter=count(graph, convention="paper").total.cost < 2e9)
     assert result.ok, result.render()
-
-
-@functools.cache
-def _torchvision_models():
-    """torchvision's pure-Python model modules without its CUDA-needing __init__."""
-    loaded = sys.modules.get("torchvision")  # another test may have done the same already
-    if loaded is not None:
-        root = list(loaded.__path__)[0]
-    else:
-        spec = importlib.util.find_spec("torchvision")
-        if spec is None:
-            pytest.skip("torchvision not installed")
-        root = spec.submodule_search_locations[0]
-    for name, path in (("torchvision", root), ("torchvision.models", root + "/models")):
-        if name not in sys.modules:
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [path]
-            sys.modules[name] = pkg
-    return {n: importlib.import_module("torchvision.models." + n) for n in ("resnet", "vgg", "alexnet")}
 
 
 TORCHVISION = {  # our spec -> torchvision constructor (module, function)

@@ -1,11 +1,6 @@
 """torchvision state dicts loaded into lowered specs give torchvision's outputs."""
 from __future__ import annotations
 
-import importlib
-import importlib.machinery
-import sys
-import types
-
 import pytest
 import torch
 from torch import nn
@@ -13,23 +8,12 @@ from torch import nn
 from archdsl.lowering import create_model, load_torchvision_weights
 from archdsl.lowering.lower import lower
 from archdsl.lowering.weights import WeightMismatch
+from conftest import torchvision_models
 from test_count_nets import tiny_resnet, tiny_vgg
-
-
-def torchvision_models() -> dict:
-    """torchvision's pure-Python model modules without its __init__ (REFERENCE.md)."""
-    if "torchvision" not in sys.modules:
-        root = importlib.machinery.PathFinder.find_spec("torchvision").submodule_search_locations[0]
-        for name, path in (("torchvision", root), ("torchvision.models", root + "/models")):
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [path]
-            sys.modules[name] = pkg
-    return {n: importlib.import_module("torchvision.models." + n) for n in ("resnet", "vgg", "alexnet")}
 
 
 def spec_model(*names: str) -> nn.Module:
     """create_model for the first of ``names`` that is a bundled spec."""
-    pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
     errors = []
     for name in names:
         try:
