@@ -3,6 +3,7 @@
 where archdsl cannot be imported for ResNet-50, VGG-16 and ResNet-20 (resnet-cifar n=3)."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,31 @@ def test_isolated_outputs_equal(spec, params, tmp_path):
     assert got["keys"] == list(model.state_dict())
     with torch.no_grad():
         assert torch.equal(got["out"], model(x))
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_import_is_used_and_no_build_path(path):
+    source = generate_source(api.load(str(path)))
+    tree = ast.parse(source)
+    compile(tree, "model.py", "exec")
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert _imported_names(tree) <= used
+    assert str(path.parent) not in source and repr(path.name) in source.split("\n", 1)[0]
+
+
+def test_resnet152_is_written_with_loops():
+    source = generate_source(api.load("resnet152"))
+    assert len(source.splitlines()) < 200  # 729 lines when every block was unrolled
+    assert "*(Bottleneck(1024, 256, 1024) for _ in range(35)),  # 1024×14×14" in source
+    assert "Bottleneck(512, 256, 1024, stride=2, shortcut=True),  # 1024×14×14" in source
+    assert "def __init__(self, in_channels, width, out_channels, stride=1, shortcut=False):" in source

@@ -135,8 +135,7 @@ class _Forward:
             target, n = hint, 2
             while target in live | self.AVOID:
                 target, n = f"{hint}{n}", n + 1
-            augment = False
-        if augment and text.startswith(f"{target} + "):
+        if augment and args and target == args[0] and text.startswith(f"{target} + "):
             line = f"{target} += {text[len(target) + 3:]}"
         else:
             line = f"{target} = {text}"
