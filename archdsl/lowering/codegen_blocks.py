@@ -13,17 +13,14 @@ Instances that cannot share a class are split apart until they can. Torch-free l
 from __future__ import annotations
 
 import dataclasses
-import keyword
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
-
-from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
 from archdsl.ir.ops import OPS
+from archdsl.lowering.codegen_items import RESERVED, Instance, class_name, group_of
 from archdsl.lowering.torch_ops import Context, layer_source
 
 
@@ -41,86 +38,6 @@ REQUIRED = _Sentinel("REQUIRED")  # the default of a parameter that has none
 MARK = 987_650_000                           # markers: MARK + k, never a real size
 _CHANNELS = {"in_channels", "out_channels", "channels", "in_features", "out_features"}
 _NAMES = {"kernel": "kernel_size"}
-
-
-def class_name(name: str) -> str:
-    """A Python class name for a network or template name (``vgg16-bn`` -> ``Vgg16Bn``)."""
-    parts = [p for p in re.split(r"[^0-9A-Za-z]+", str(name)) if p]
-    out = "".join(p[:1].upper() + p[1:] for p in parts) or "Network"
-    return out if out[0].isalpha() else "Net" + out
-
-
-def group_of(local: str) -> str:
-    """The layer group a block-local name belongs to (``shortcut`` for ``shortcut.conv``)."""
-    return local.split(".", 1)[0]
-
-
-def check_ident(name: str, what: str, node: Node | None = None) -> str:
-    """``name`` if it can be written as a Python attribute or variable, else an ArchError."""
-    if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
-            and not name.startswith("_") and name not in RESERVED and not hasattr(nn.Module, name)):
-        raise ArchError(f"{what} {name!r} cannot be written as a Python name in model.py",
-                        node.span if node is not None else None,
-                        hint="name stages and layers with letters, digits and underscores")
-    return name
-
-
-# names a stage, layer or argument must not take in generated code (besides nn.Module's own
-# attributes): the generated methods and argument, and the module-level names of model.py
-RESERVED = {"self", "forward_features", "forward_stages", "num_classes", "torch", "nn", "F",
-            "math", "OrderedDict"}
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """One block of the network: its nodes, the outside values it reads (in first-use
-    order) and the node whose value leaves it."""
-    name: str
-    local: str
-    nodes: tuple[Node, ...]
-    inputs: tuple[str, ...]
-    output: str
-
-    def wiring(self) -> tuple:
-        """``(local, op, refs)`` per node; a ref is a local name or ``$k`` (input k)."""
-        inside = {n.name: n.local_name for n in self.nodes}
-        return tuple((n.local_name, n.op, tuple(inside[i] if i in inside
-                                                else f"${self.inputs.index(i)}" for i in n.inputs))
-                     for n in self.nodes)
-
-
-def stage_items(graph: Graph) -> list[tuple[str, list[Node | Instance]]]:
-    """Per stage, its items in execution order: stage-level nodes and block instances."""
-    readers: dict[str, set[str]] = {}
-    for n in graph.nodes:
-        for i in n.inputs:
-            readers.setdefault(i, set()).add(n.name)
-    out: list[tuple[str, list[Node | Instance]]] = [(s.name, []) for s in graph.stages]
-    where = {s.name: items for s, (_, items) in zip(graph.stages, out)}
-    done: set[str] = set()
-    i = 0
-    while i < len(graph.nodes):
-        n = graph.nodes[i]
-        if n.block is None:
-            where[n.stage].append(n)
-            i += 1
-            continue
-        if n.block in done:
-            raise ArchError(f"{n.name}: the nodes of block {n.block!r} are not contiguous", n.span)
-        j = i
-        while j < len(graph.nodes) and graph.nodes[j].block == n.block:
-            j += 1
-        nodes = graph.nodes[i:j]
-        names = {m.name for m in nodes}
-        ins = tuple(dict.fromkeys(x for m in nodes for x in m.inputs if x not in names))
-        leaving = [m.name for m in nodes
-                   if readers.get(m.name, set()) - names or m.name == graph.output]
-        if len(leaving) != 1:
-            raise ArchError(f"block {n.block!r} must have exactly one output, not {leaving}", n.span)
-        where[n.stage].append(Instance(n.block, n.block.rsplit(".", 1)[-1], nodes, ins, leaving[0]))
-        done.add(n.block)
-        i = j
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,12 +282,14 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def _base_name(cls: BlockClass) -> str:
-    """From the template (``bottleneck`` -> ``Bottleneck``), else torchvision's names for the
-    layout: two weighted layers and a merge -> BasicBlock, three -> Bottleneck."""
+    """From the template (``bottleneck`` -> ``Bottleneck``), else torchvision's names for a
+    main chain: two weighted layers and a merge -> BasicBlock, three -> Bottleneck."""
     if cls.template:
         return class_name(cls.template)
-    layers = [n for n in cls.layers if n.role == "main"]
-    weighted = sum(1 for n in layers if OPS[n.op].weighted)
+    main = [n for n in cls.layers if n.role == "main"]
+    if any("." in n.local_name for n in main):   # branches: no torchvision name fits
+        return "Block"
+    weighted = sum(1 for n in main if OPS[n.op].weighted)
     if not any(len(n.inputs) > 1 for n in cls.layers):
         return "PlainBlock"
     return {2: "BasicBlock", 3: "Bottleneck"}.get(weighted, f"Block{weighted}")
