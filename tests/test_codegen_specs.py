@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from archdsl.lowering.codegen import generate_source
+from archdsl.lowering.codegen import class_name, generate_source
 from test_codegen import import_source, isolated_outputs
 
 api = pytest.importorskip("archdsl.api", reason="archdsl.load is not there yet")
@@ -75,3 +75,21 @@ def test_resnet152_is_written_with_loops():
     assert "*(Bottleneck(1024, 256, 1024) for _ in range(35)),  # 1024×14×14" in source
     assert "Bottleneck(512, 256, 1024, stride=2, shortcut=True),  # 1024×14×14" in source
     assert "def __init__(self, in_channels, width, out_channels, stride=1, shortcut=False):" in source
+
+
+@pytest.mark.parametrize("spec", ["resnet50", "resnet152-v1.5"])
+def test_named_block_template_gives_one_class(spec, tmp_path):
+    """With Node.template set (``block bottleneck(c) = …``) every block is one Bottleneck."""
+    import dataclasses
+
+    graph = api.load(spec)
+    graph = dataclasses.replace(graph, nodes=tuple(
+        dataclasses.replace(n, template="bottleneck") if n.block else n for n in graph.nodes))
+    source = generate_source(graph)
+    tree = ast.parse(source)
+    assert [c.name for c in tree.body if isinstance(c, ast.ClassDef)] == [
+        "Stage", "Bottleneck", class_name(graph.name)]
+    assert "Block 'bottleneck' of the spec" in source
+    with torch.device("meta"):
+        ours, gen = lower(graph), import_source(source, tmp_path / "gen.py").build()
+    assert list(ours.state_dict()) == list(gen.state_dict())

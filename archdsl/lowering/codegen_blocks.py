@@ -1,14 +1,13 @@
-"""The structure generated source is written in: stage items, block classes and their arguments.
+"""Block classes for generated source: which block instances share a class, and its arguments.
 
-A stage is a sequence of items: stage-level layers and block instances (the nodes of one
-``Node.block``). Instances of one template (``Node.template``; the structural layout when
+Instances of one template (``Node.template``; the structural layout when
 it is unset) share a class when their wiring agrees up to optional layer groups (a
 projection or zero-pad shortcut that only some instances have) and their layers differ
 only in integer attributes. Those attributes become the class's ``__init__`` parameters:
 a layer's constructor is rendered by the torch op table (:data:`.torch_ops.TORCH_OPS`)
 with a unique marker integer in place of each varying value, and the marker is then
 replaced by the parameter's name, so the class builds exactly the layers the table does.
-Instances that cannot share a class are split apart until they can. Torch-free logic.
+Instances that cannot share a class are split apart until they can.
 """
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ from archdsl.ir.graph import Graph, Node
 from archdsl.ir.ops import OPS
 from archdsl.lowering.codegen_items import RESERVED, Instance, class_name, group_of
 from archdsl.lowering.torch_ops import Context, layer_source
-
 
 
 class _Sentinel:
@@ -61,6 +59,7 @@ class BlockClass:
     optional: tuple[str, ...]
     params: tuple[Param, ...]
     sources: dict[str, tuple[str, str]]
+    index: dict[str, int]          # instance name -> its position in ``instances``
 
     def signature(self) -> str:
         """``in_channels, width, out_channels, stride=1, shortcut=False``."""
@@ -72,7 +71,7 @@ class BlockClass:
 
     def call(self, inst: Instance) -> str:
         """The constructor call that builds ``inst``: ``Bottleneck(64, 64, 256, shortcut=True)``."""
-        k = self.instances.index(inst)
+        k = self.index[inst.name]
         locals_ = {n.local_name for n in inst.nodes}
         args = [repr(p.values[k]) for p in self.params if p.default is REQUIRED]
         args += [f"{p.name}={p.values[k]!r}" for p in self.params
@@ -112,7 +111,8 @@ def block_classes(items: list[Instance], graph: Graph, ctx: Context,
                 parts.setdefault(s.key(inst), []).append(inst)
             work[0:0] = list(parts.values())
     out: dict[str, BlockClass] = {}
-    for cls in sorted(fitted, key=lambda c: items.index(c.instances[0])):
+    position = {inst.name: k for k, inst in enumerate(items)}
+    for cls in sorted(fitted, key=lambda c: position[c.instances[0].name]):
         name = _unique(_base_name(cls), taken)
         taken.add(name)
         cls = dataclasses.replace(cls, name=name)
@@ -161,7 +161,7 @@ def _fit(insts: list[Instance], graph: Graph, ctx: Context) -> BlockClass:
     for local, (expr, note) in sources.items():
         sources[local] = (_unmark(expr, names), _unmark(note, names))
     return BlockClass("", rep.nodes[0].template, tuple(insts), rep.nodes, optional,
-                      signature, sources)
+                      signature, sources, {inst.name: k for k, inst in enumerate(insts)})
 
 
 def _attr_key(local: str, key: str):

@@ -31,7 +31,9 @@ class Body:
         self.lines: list[str] = []
 
     def emit(self, k: int, value: str, ins: tuple[str, ...], expr, hint: str = "out",
-             augment: bool = False, comment: str = "") -> str:
+             augment: bool = False) -> str:
+        """Write unit ``k``: ``value = expr(input variables)``. ``augment``: the unit may
+        add in place into its first input (``out += identity``)."""
         args = [self.var[i] for i in ins]
         text = expr(args)
         first = ins[0] if ins else None
@@ -47,12 +49,13 @@ class Body:
             line = f"{target} += {text[len(target) + 3:]}"
         else:
             line = f"{target} = {text}"
-        self.lines.append(line + (f"  # {comment}" if comment else ""))
+        self.lines.append(line)
         self.var[value] = target
         return target
 
 
 def last_uses(units: list[tuple[str, tuple[str, ...]]]) -> dict[str, int]:
+    """Per value, the index of the last ``(value, inputs)`` unit that reads it."""
     last: dict[str, int] = {}
     for k, (_, ins) in enumerate(units):
         for i in ins:
@@ -85,6 +88,8 @@ def _chains(rep: Instance) -> list[tuple[str, list[Node]]]:
 
 
 def block_class(cls: BlockClass, ctx: Context) -> list[str]:
+    """The source lines of a block class: layers built in IR order, optional groups under
+    their flag, a forward that follows the fullest instance's wiring."""
     rep = max(cls.instances, key=lambda i: len(i.nodes))
     groups = _chains(rep)
     what = f"block {cls.template!r} of the spec" if cls.template else "a block of the spec"
