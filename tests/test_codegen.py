@@ -102,9 +102,33 @@ def test_source_is_readable():
     assert "archdsl" not in src.split('"""', 2)[2]  # no import of archdsl after the docstring
     assert "eval(" not in src and "exec(" not in src
     assert "1,558 parameters" in src and "# conv2_x: 1 block → 8×5×5" in src
-    assert 'conv1=he(nn.Conv2d(4, 8, kernel_size=3, stride=2, padding=1, bias=False)),  # 8×5×5' in src
+    assert "self.conv1 = he(nn.Conv2d(4, 8, kernel_size=3, stride=2, padding=1, bias=False))" in src
+    assert "        out += identity\n" in src  # in place after a bn, as torchvision writes it
+    assert "('fc', nn.Linear(16, num_classes)),  # 10" in src
     assert "nn.LocalResponseNorm(5, alpha=0.0005, beta=0.75, k=2.0)" in generate_source(tiny_alexnet())
     assert max(len(line) for line in src.splitlines()) < 130
+
+
+def test_num_classes_is_an_argument(tmp_path):
+    g = tiny_resnet()
+    mod = import_source(generate_source(g), tmp_path / "gen.py")
+    assert mod.build().head.fc.out_features == 10
+    net = mod.create_model(num_classes=7).eval()
+    assert net.head.fc.out_features == 7
+    assert tuple(net(torch.randn(2, *g.input_shape)).shape) == (2, 7)
+    assert list(net.state_dict()) == list(lower(g).state_dict())
+
+
+@pytest.mark.parametrize("make", TINY)
+def test_same_seed_same_init(make, tmp_path):
+    """Modules are built in IR order, so a seed gives create_model's weights."""
+    g = make()
+    mod = import_source(generate_source(g), tmp_path / "gen.py")
+    torch.manual_seed(0)
+    ours = lower(g).state_dict()
+    torch.manual_seed(0)
+    gen = mod.build().state_dict()
+    assert all(torch.equal(ours[k], gen[k]) for k in ours)
 
 
 @pytest.mark.parametrize("name, cls", [("resnet50", "Resnet50"), ("vgg16-bn", "Vgg16Bn"),

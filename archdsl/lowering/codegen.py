@@ -1,150 +1,39 @@
-"""IR -> standalone, readable PyTorch source (no archdsl import at run time).
+"""IR -> standalone, idiomatic PyTorch source (no archdsl import at run time).
 
-The generated module defines one class named after the network, plus ``build()`` /
-``create_model()``. Its ``state_dict`` keys equal :func:`archdsl.lowering.create_model`'s
-and, given the same weights, its outputs are identical: both build the same torch layers in
-the same order (both read :data:`.torch_ops.TORCH_OPS`). Residual
-blocks become small classes with an explicit ``forward``, one per distinct block layout.
+The generated module defines one class per block template (``Bottleneck``), whose varying
+attributes are its ``__init__`` arguments (:mod:`.codegen_blocks`), one class named after
+the network taking ``num_classes``, and ``build()`` / ``create_model()``. Stages list their
+layers and build runs of identical blocks in a loop, like torchvision's ``_make_layer``.
+Every constructor comes from the torch op table (:data:`.torch_ops.TORCH_OPS`), ops with an
+``inline`` expression are written out in ``forward``, and ``forward`` follows node inputs
+with one variable per live value. Its ``state_dict`` keys equal
+:func:`archdsl.lowering.create_model`'s, its modules are built in IR order (the same seed
+gives the same init) and, given the same weights, its outputs are identical.
+
+Every user-derived value written into the source is a ``repr()`` literal, a validated
+identifier or a derived class name, and docstrings are escaped: a hostile spec or IR file
+cannot make ``model.py`` run anything when imported.
 """
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
 import re
+from pathlib import PurePath
 
+from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node, dims_text
-from archdsl.lowering.torch_ops import Context, layer_source
-from archdsl.lowering.plan import Block, Plan, plan
+from archdsl.lowering import codegen_prelude, layers
+from archdsl.lowering.codegen_blocks import MARK, block_classes
+from archdsl.lowering.codegen_items import (HEAD_OPS, Instance, check_ident, class_name,
+                                            inplace_nodes, item_io, stage_items)
+from archdsl.lowering.codegen_write import Body, block_class, comment, doc, last_uses
+from archdsl.lowering.torch_ops import TORCH_OPS, Context, layer_source
 
-_PRELUDE = '''
-def he(layer, bias=0.0):
-    """He et al. init: Kaiming normal (fan_out, ReLU gain); bias constant."""
-    nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
-    if layer.bias is not None:
-        nn.init.constant_(layer.bias, bias)
-    return layer
-
-
-def normal(layer, std, bias=0.0):
-    """Weights from N(0, std²), bias constant (AlexNet, VGG)."""
-    nn.init.normal_(layer.weight, 0.0, std)
-    if layer.bias is not None:
-        nn.init.constant_(layer.bias, bias)
-    return layer
-
-
-def constant_bias(layer, bias):
-    """torch's default weight init, constant bias."""
-    nn.init.constant_(layer.bias, bias)
-    return layer
-
-
-class Stage(nn.Sequential):
-    """A stage of the paper's table: named layers and residual blocks ("0", "1", ...) in order.
-    stage[j] is block j, even when a layer such as a max pool precedes the blocks."""
-
-    def __init__(self, layers):
-        super().__init__(OrderedDict(layers))
-
-    def __getitem__(self, idx):
-        if isinstance(idx, int) and str(idx) in self._modules:
-            return self._modules[str(idx)]
-        return super().__getitem__(idx)
-
-    def run(self, x, start: int, stop: int):
-        for layer in list(self._modules.values())[start:stop]:
-            x = layer(x)
-        return x
-'''
-
-_PAD = '''
-
-class PadShortcut(nn.Module):
-    """Option A shortcut: subsample by the stride, zero-pad the channels; no parameters."""
-
-    def __init__(self, stride: int, pad_before: int, pad_after: int):
-        super().__init__()
-        self.stride, self.pad_before, self.pad_after = stride, pad_before, pad_after
-
-    def forward(self, x):
-        if self.stride > 1:
-            x = x[:, :, ::self.stride, ::self.stride]
-        return F.pad(x, (0, 0, 0, 0, self.pad_before, self.pad_after))
-'''
-
-
-
-def class_name(name: str) -> str:
-    """A Python class name for a network name (``vgg16-bn`` -> ``Vgg16Bn``)."""
-    parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]
-    out = "".join(p[:1].upper() + p[1:] for p in parts) or "Network"
-    return out if out[0].isalpha() else "Net" + out
-
-
-def _layout(b: Block) -> tuple:
-    """What decides a block class's code: main layer names, addition, in-place add, post."""
-    return (tuple(n.local_name for n in b.main), b.add is not None, b.add_inplace,
-            tuple(n.local_name for n in b.post))
-
-
-def _block_classes(p: Plan) -> dict[tuple, str]:
-    names: dict[tuple, str] = {}
-    for st in p.stages:
-        for item in st.items:
-            if isinstance(item, Block) and _layout(item) not in names:
-                convs = sum(1 for n in item.main if n.op == "conv")
-                base = ("PlainBlock" if item.add is None else
-                        {2: "BasicBlock", 3: "Bottleneck"}.get(convs, f"Block{convs}"))
-                taken = set(names.values())
-                cand, k = base, 2
-                while cand in taken:
-                    cand, k = f"{base}{k}", k + 1
-                names[_layout(item)] = cand
-    return names
-
-
-def _block_class(name: str, layout: tuple) -> str:
-    main, has_add, inplace, post = layout
-    params = ", ".join([*main, *post] + (["shortcut=None"] if has_add else []))
-    chain = " → ".join(main)
-    doc = (f"Residual block: {chain};\n    the shortcut (identity when None), "
-           f"add{''.join(' → ' + p for p in post)}.\n    " if has_add else f"Plain block: {chain}.")
-    lines = [f"\n\nclass {name}(nn.Module):", f'    """{doc}"""', "",
-             f"    def __init__(self, {params}):", "        super().__init__()"]
-    lines += [f"        self.{m} = {m}" for m in main]
-    if has_add:
-        lines.append("        self.shortcut = shortcut")
-    lines += [f"        self.{m} = {m}" for m in post]
-    lines += ["", "    def forward(self, x):"]
-    src = "x"
-    for m in main:
-        lines.append(f"        out = self.{m}({src})")
-        src = "out"
-    if has_add:
-        lines.append("        identity = x if self.shortcut is None else self.shortcut(x)")
-        lines.append("        out += identity" if inplace else "        out = out + identity")
-        lines += [f"        out = self.{m}(out)" for m in post]
-    lines.append("        return out")
-    return "\n".join(lines)
-
-
-def _line(key: str, node: Node, p: Plan, indent: str) -> str:
-    """``key=Constructor(...),  # shape; note`` (a keyword argument of a block class)."""
-    expr, note = layer_source(node, Context(p.inplace))
-    return f"{indent}{key}={expr},  # {dims_text(node.shape)}" + (f"; {note}" if note else "")
-
-
-def _block_source(b: Block, cls: str, p: Plan, indent: str) -> list[str]:
-    inner = indent + "    "
-    out = [f'{indent}"{b.local}": {cls}(  # {b.name} → {dims_text(b.nodes[-1].shape)}']
-    out += [_line(n.local_name, n, p, inner) for n in b.main]
-    if len(b.shortcut) == 1 and b.shortcut[0].local_name == "shortcut":
-        out.append(_line("shortcut", b.shortcut[0], p, inner))
-    elif b.shortcut:
-        out.append(f"{inner}shortcut=nn.Sequential(OrderedDict(")
-        out += [_line(n.local_name.split(".", 1)[1], n, p, inner + "    ") for n in b.shortcut]
-        out.append(f"{inner})),")
-    out += [_line(n.local_name, n, p, inner) for n in b.post]
-    out.append(f"{indent}),")
-    return out
+__all__ = ["generate_source", "class_name"]
+# the prelude's helpers by name, in the order model.py defines them
+_PRELUDE = ("he", "normal", "constant_bias", "run", "Stage")
 
 
 def _counts_line(graph: Graph) -> str:
@@ -154,64 +43,196 @@ def _counts_line(graph: Graph) -> str:
             f"per {dims_text(graph.input_shape)} image")
 
 
+def _classifier(graph: Graph, stages, ctx: Context) -> tuple[Node | None, tuple[str, str] | None]:
+    """The last stage-level layer whose ``out_features`` is the class count, and its source
+    with ``num_classes`` written in (None, None when there is none)."""
+    nodes = [it for _, items in stages for it in items if isinstance(it, Node)]
+    for n in reversed(nodes):
+        if n.get("out_features") == graph.num_classes:
+            attrs = tuple((k, MARK if k == "out_features" else v) for k, v in n.attrs)
+            expr, note = layer_source(dataclasses.replace(n, attrs=attrs), ctx)
+            if re.search(rf"(?<![\w.]){MARK}(?![\w.])", expr):
+                return n, (expr.replace(str(MARK), "num_classes"), note)
+    return None, None
+
+
 def generate_source(graph: Graph) -> str:
     """Readable, standalone PyTorch source for ``graph`` (see the module docstring)."""
-    p = plan(graph)
+    ctx = Context(inplace_nodes(graph))
+    stages = stage_items(graph)
+    for name, _ in stages:
+        check_ident(name, "stage")
     cls = class_name(graph.name)
-    blocks = _block_classes(p)
-    settings = ", ".join(f"{k}={v}" for k, v in graph.settings) or "none"
-    params = ", ".join(f"{k}={v}" for k, v in graph.params) or "none"
-    head = [f'"""{graph.name}: PyTorch model generated by archdsl from {graph.file}.', "",
+    taken = {cls, "build", "create_model", *_PRELUDE,
+             *(n for n, v in vars(layers).items() if isinstance(v, type))}
+    classes = block_classes([it for _, items in stages for it in items if isinstance(it, Instance)],
+                            graph, ctx, taken)
+    clf, clf_src = _classifier(graph, stages, ctx)
+    chain = _is_chain(stages)
+    init = _net_init(graph, stages, classes, ctx, clf, clf_src, chain)
+    fwd = _net_forwards(graph, stages, ctx, chain)
+    blocks = [ln for c in dict.fromkeys(classes.values()) for ln in block_class(c, ctx)]
+    body = "\n".join(blocks + ["", "", f"class {cls}(nn.Module):",
+                               f'    """{doc(repr(graph.name))}: {dims_text(graph.input_shape)} '
+                               f'image → num_classes logits."""', ""]
+                     + init + fwd + _builders(cls, clf is not None, graph.num_classes))
+    used = _names(body)
+    prelude = [inspect.getsource(getattr(codegen_prelude, name)).rstrip() for name in _PRELUDE
+               if name == "Stage" or name in used]
+    prelude[-1:-1] = [inspect.getsource(v).rstrip() for name, v in vars(layers).items()
+                      if isinstance(v, type) and v.__module__ == layers.__name__ and name in used]
+    text = "\n\n\n".join(prelude) + "\n" + body
+    return "\n".join(_header(graph) + _imports(_names(text)) + ["", "", ""]) + text + "\n"
+
+
+def _names(source: str) -> set[str]:
+    """The names ``source`` reads (not words in its docstrings or comments)."""
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+
+
+def _header(graph: Graph) -> list[str]:
+    def kv(pairs) -> str:
+        return ", ".join(f"{k}={v!r}" if str(k).isidentifier() else f"{k!r}={v!r}"
+                         for k, v in pairs) or "none"
+
+    file = PurePath(str(graph.file)).name
+    return ['"""' + doc(f"{class_name(graph.name)}: PyTorch model generated by archdsl from "
+                         f"{file!r} (network {graph.name!r})."), "",
             f"Input {dims_text(graph.input_shape)} → {graph.num_classes} classes; depth {graph.depth};",
             _counts_line(graph) + ".",
-            f"Parameters: {params}. Settings: {settings}.",
+            doc(f"Parameters: {kv(graph.params)}."), doc(f"Settings: {kv(graph.settings)}."),
             "Standalone (needs only torch). forward() returns logits: the spec's soft-max is",
             "the loss's job. Module names follow the spec's stages and blocks (conv2_x.0.conv1).",
-            '"""', "from collections import OrderedDict", "", "import torch",
-            "import torch.nn.functional as F", "from torch import nn", ""]
-    body = [_PRELUDE.rstrip("\n")]
-    if any(n.op == "pad_shortcut" for n in graph.nodes):
-        body.append(_PAD.rstrip("\n"))
-    body += [_block_class(name, layout) for layout, name in blocks.items()]
-    init = [f"\n\nclass {cls}(nn.Module):",
-            f'    """{graph.name}: {dims_text(graph.input_shape)} → {graph.num_classes} logits."""', "",
-            "    def __init__(self):", "        super().__init__()"]
-    for sp in p.stages:
-        nb = sum(isinstance(i, Block) for i in sp.items)
-        last = sp.items[-1]
-        shape = (last.nodes[-1] if isinstance(last, Block) else last).shape
-        init.append(f"        # {sp.name}" + (f": {nb} block{'s' * (nb > 1)}" if nb else "")
-                    + f" → {dims_text(shape)}")
-        init.append(f"        self.{sp.name} = Stage({{")
-        for item in sp.items:
-            if isinstance(item, Block):
-                init += _block_source(item, blocks[_layout(item)], p, " " * 12)
-            else:
-                expr, note = layer_source(item, Context(p.inplace))
-                init.append(f'            "{item.local_name}": {expr},  # {dims_text(item.shape)}'
-                            + (f"; {note}" if note else ""))
-        init.append("        })")
-    return "\n".join(head + body + init + _forwards(p, cls)) + "\n"
+            '"""']
 
 
-def _forwards(p: Plan, cls: str) -> list[str]:
-    names = [sp.name for sp in p.stages]
-    si, ii = p.split
-    out = ["", "    def forward(self, x):", '        """Logits for a batch of images."""']
-    for sp in p.stages:
-        last = sp.items[-1]
-        shape = (last.nodes[-1] if isinstance(last, Block) else last).shape
-        out.append(f"        x = self.{sp.name}(x)  # {dims_text(shape)}")
-    out += ["        return x", "", "    def forward_features(self, x):",
-            '        """The network up to the head (global pool / flatten / fc): the last feature map."""']
-    out += [f"        x = self.{n}(x)" for n in names[:si]]
-    if si < len(names) and ii:
-        out.append(f"        x = self.{names[si]}.run(x, 0, {ii})")
-    out += ["        return x", "", "    def forward_stages(self, x):",
-            '        """Every stage\'s output, by stage name."""', "        out = {}"]
-    for n in names:
-        out += [f"        x = self.{n}(x)", f'        out["{n}"] = x']
-    out += ["        return out", "", "", f"def build() -> {cls}:",
-            f'    """A freshly initialised {cls}."""', f"    return {cls}()", "", "",
-            "create_model = build"]
-    return out
+def _imports(used: set[str]) -> list[str]:
+    """Only the imports the source uses."""
+    lines = []
+    if "OrderedDict" in used:
+        lines += ["from collections import OrderedDict", ""]
+    if "math" in used:
+        lines += ["import math", ""]
+    if "torch" in used:
+        lines.append("import torch")
+    if "F" in used:
+        lines.append("import torch.nn.functional as F")
+    return lines + ["from torch import nn"]
+
+
+def _is_chain(stages) -> bool:
+    """Whether every stage item reads the previous item's output only (a Sequential)."""
+    prev = "input"
+    for _, items in stages:
+        for it in items:
+            out, ins = item_io(it)
+            if ins != (prev,):
+                return False
+            prev = out
+    return True
+
+
+def _net_init(graph, stages, classes, ctx, clf, clf_src, chain: bool) -> list[str]:
+    arg = f", num_classes={graph.num_classes!r}" if clf is not None else ""
+    lines = [f"    def __init__(self{arg}):", "        super().__init__()"]
+    for name, items in stages:
+        if not items:
+            raise ArchError(f"stage {name!r} has no layers")
+        nb = sum(isinstance(i, Instance) for i in items)
+        lines.append(f"        # {name}" + (f": {nb} block{'s' * (nb > 1)}" if nb else "")
+                     + f" → {dims_text(_shape(graph, items[-1]))}")
+        lines.append(f"        self.{name} = Stage(")
+        i, auto = 0, 0
+        while i < len(items):
+            it = items[i]
+            shape = dims_text(_shape(graph, it))
+            if isinstance(it, Node) and not chain and TORCH_OPS[it.op].inline is not None:
+                i += 1   # written out in forward
+                continue
+            if isinstance(it, Node):
+                if "." in it.local_name or not it.local_name:
+                    raise ArchError(f"{it.name}: a stage-level layer needs a plain name", it.span)
+                expr, note = clf_src if it is clf else layer_source(it, ctx)
+                lines.append(f"            ({it.local_name!r}, {expr}),  # {shape}"
+                             + (f"; {comment(note)}" if note else ""))
+                i += 1
+                continue
+            c = classes[it.name]
+            call = c.call(it)
+            if it.local != str(auto):
+                lines.append(f"            ({it.local!r}, {call}),  # {shape}")
+                i += 1
+                continue
+            j = i + 1
+            while (j < len(items) and isinstance(items[j], Instance) and classes[items[j].name] is c
+                   and c.call(items[j]) == call and items[j].local == str(auto + j - i)):
+                j += 1
+            many = f"*({call} for _ in range({j - i}))" if j - i > 1 else call
+            lines.append(f"            {many},  # {shape}")
+            auto, i = auto + j - i, j
+        lines.append("        )")
+    return lines
+
+
+def _shape(graph: Graph, item) -> tuple[int, ...]:
+    return graph.shapes[item.output if isinstance(item, Instance) else item.name]
+
+
+def _net_forwards(graph: Graph, stages, ctx: Context, chain: bool) -> tuple[list[str], bool]:
+    """forward, forward_features and forward_stages."""
+    flat = [(s, it) for s, items in stages for it in items]
+    split = next((k for k, (_, it) in enumerate(flat)
+                  if isinstance(it, Node) and it.op in HEAD_OPS), len(flat))
+    head = ["", "    def forward(self, x):", '        """Logits for a batch of images."""']
+    feats = ["", "    def forward_features(self, x):",
+             '        """The network up to the head (global pool / flatten / fc): the last feature map."""']
+    per = ["", "    def forward_stages(self, x):", '        """Every stage\'s output, by stage name."""']
+    if chain:
+        head += [f"        x = self.{s}(x)  # {dims_text(_shape(graph, items[-1]))}"
+                 for s, items in stages] + ["        return x"]
+        done = [s for s, _ in stages if all(k < split for k, (t, _) in enumerate(flat) if t == s)]
+        feats += [f"        x = self.{s}(x)" for s in done]
+        if split < len(flat):
+            s = flat[split][0]
+            before = sum(1 for k, (t, _) in enumerate(flat) if t == s and k < split)
+            if before:
+                feats.append(f"        x = run(self.{s}, x, 0, {before})")
+        feats.append("        return x")
+        per += ["        out = {}", "        for name, stage in self.named_children():",
+                "            x = stage(x)", "            out[name] = x", "        return out"]
+        return head + feats + per
+    return head + _walk(flat, len(flat), ctx) + feats + _walk(flat, split, ctx) \
+        + per + _walk(flat, len(flat), ctx, stages=True)
+
+
+def _walk(flat, stop: int, ctx: Context, stages: bool = False) -> list[str]:
+    """A network forward that follows node inputs (a graph that is not a chain of stages)."""
+    units = [item_io(it) for _, it in flat[:stop]]
+    last = last_uses(units)
+    if units:
+        last[units[-1][0]] = stop
+    fw = Body({"input": "x"}, last, set())
+    if stages:
+        fw.lines.append("out = {}")
+    for k, (s, it) in enumerate(flat[:stop]):
+        value, ins = units[k]
+        if isinstance(it, Node) and TORCH_OPS[it.op].inline is not None:
+            fw.emit(k, value, ins, lambda a, n=it: TORCH_OPS[n.op].inline(n, ctx, a),
+                    hint="x", augment=it.name in ctx.inplace)
+        else:
+            name = it.local if isinstance(it, Instance) else check_ident(it.local_name, "layer", it)
+            call = f"self.{s}.{name}" if name.isidentifier() else f"getattr(self.{s}, {name!r})"
+            fw.emit(k, value, ins, lambda a, c=call: f"{c}({', '.join(a)})", hint="x")
+        if stages and (k + 1 == stop or flat[k + 1][0] != s):
+            fw.lines.append(f"out[{s!r}] = {fw.var[value]}")
+    result = "out" if stages else fw.var[units[-1][0]] if units else "x"
+    return ["        " + ln for ln in fw.lines] + [f"        return {result}"]
+
+
+def _builders(cls: str, has_classes: bool, num_classes: int) -> list[str]:
+    if has_classes:
+        return ["", "", f"def build(num_classes={num_classes!r}) -> {cls}:",
+                f'    """A freshly initialised {cls} with ``num_classes`` outputs."""',
+                f"    return {cls}(num_classes)", "", "", "create_model = build"]
+    return ["", "", f"def build() -> {cls}:", f'    """A freshly initialised {cls}."""',
+            f"    return {cls}()", "", "", "create_model = build"]
