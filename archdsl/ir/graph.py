@@ -189,7 +189,7 @@ class Graph:
             shapes[n.name] = n.shape
         for st in self.stages:
             have = tuple(listed[st.name])
-            if st.nodes != have:
+            if not have or st.nodes != have:
                 raise ArchError(_stage_mismatch(st, have), st.span, source=src)
 
     def __str__(self) -> str:
