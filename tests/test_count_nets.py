@@ -12,18 +12,20 @@ from archdsl.ir.ops import OPS, infer_shape
 SPAN = Span("<test>", 1, 1)
 
 
-def conv(cin, cout, k=3, s=1, p=None, g=1, bias=False):
-    p = k // 2 if p is None else p
+def conv(cin, cout, k=3, s=1, p=None, g=1, bias=False, d=1):
+    p = d * (k // 2) if p is None else p
+    dilation = {"dilation": (d, d)} if d != 1 else {}   # a default is left out of the IR
     return "conv", attrs(in_channels=cin, out_channels=cout, kernel=(k, k), stride=(s, s),
-                         padding=(p, p), groups=g, bias=bias, bias_init=None, init="he")
+                         padding=(p, p), groups=g, bias=bias, bias_init=None, init="he", **dilation)
 
 
 def bn(c):
     return "bn", attrs(channels=c, eps=1e-5, momentum=0.1)
 
 
-def pool(op, k, s, p=0):
-    return op, attrs(kernel=(k, k), stride=(s, s), padding=(p, p))
+def pool(op, k, s, p=0, ceil_mode=False):
+    ceil = {"ceil_mode": True} if ceil_mode else {}
+    return op, attrs(kernel=(k, k), stride=(s, s), padding=(p, p), **ceil)
 
 
 def fc(i, o, bias=True):
@@ -104,8 +106,33 @@ def tiny_vgg(input_shape=(3, 8, 8)):
     ])
 
 
+def tiny_gated(input_shape=(3, 16, 16), classes=10):
+    """The next papers' ops: ceil-mode pools, three parallel branches (1×1, dilated 3×3,
+    identity) joined by concat, a squeeze-excitation gate (gap → 1×1 → relu → 1×1 → sigmoid
+    → mul), ReLU6 and leaky ReLU."""
+    m, se = "mix.0", "mix.0.se"
+    return graph("tiny-gated", input_shape, [
+        L("stem.conv", conv(3, 8), "stem"), L("stem.relu", ("relu6", ()), "stem"),
+        L("stem.pool", pool("maxpool", 3, 2, ceil_mode=True), "stem"),        # 16 → 8 (floor: 7)
+        L(f"{m}.branch1", conv(8, 4, 1), "mix", m, ("stem.pool",)),
+        L(f"{m}.branch2", conv(8, 4, 3, d=2), "mix", m, ("stem.pool",)),
+        L(f"{m}.branch3", ("identity", ()), "mix", m, ("stem.pool",)),
+        L(f"{m}.concat", ("concat", ()), "mix", m, (f"{m}.branch1", f"{m}.branch2", f"{m}.branch3")),
+        L(f"{m}.relu", ("leaky_relu", attrs(negative_slope=0.1)), "mix", m),
+        L(f"{se}.pool", ("gap", ()), "mix", m),
+        L(f"{se}.conv1", conv(16, 4, 1, bias=True), "mix", m),
+        L(f"{se}.relu", ("relu", ()), "mix", m),
+        L(f"{se}.conv2", conv(4, 16, 1, bias=True), "mix", m),
+        L(f"{se}.sigmoid", ("sigmoid", ()), "mix", m),
+        L(f"{m}.mul", ("mul", ()), "mix", m, (f"{m}.relu", f"{se}.sigmoid")),
+        L("head.pool", pool("avgpool", 3, 2, ceil_mode=True), "head"),      # 8 → 4 (floor: 3)
+        L("head.gap", ("gap", ()), "head"), L("head.flatten", ("flatten", ()), "head"),
+        L("head.fc", fc(16, classes), "head"),
+    ])
+
+
 def test_tiny_graphs_cover_every_op():
-    ops = {n.op for g in (tiny_resnet(), tiny_alexnet(), tiny_vgg()) for n in g.nodes}
+    ops = {n.op for g in (tiny_resnet(), tiny_alexnet(), tiny_vgg(), tiny_gated()) for n in g.nodes}
     assert ops == set(OPS)
 
 
@@ -115,3 +142,7 @@ def test_tiny_graph_shapes():
     assert g.node("conv3_x.0.add").shape == (16, 3, 3)
     assert g.output_shape == (10,)
     assert tiny_alexnet().node("conv3.pool").shape == (12, 3, 3)
+    g = tiny_gated()
+    assert g.node("stem.pool").shape == (8, 8, 8) and g.node("mix.0.branch2").shape == (4, 8, 8)
+    assert g.node("mix.0.concat").shape == (16, 8, 8) and g.node("mix.0.mul").shape == (16, 8, 8)
+    assert g.node("head.pool").shape == (16, 4, 4)

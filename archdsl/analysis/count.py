@@ -9,21 +9,25 @@ decide what the headline figure (``Row.cost``) of each node means:
     VGG papers and torchvision's docs call "FLOPs".
 ``fvcore``
     exactly what fvcore 0.1.5's ``FlopCountAnalysis`` totals on the lowered module in eval
-    mode: conv and fc MACs (no bias), BatchNorm 2 per element, global/adaptive average
-    pooling 1 per input element; ReLU, max/avg pooling, LRN, residual adds, zero-pad
-    shortcuts and softmax are uncounted (fvcore has no handle for them). Checked op by op
-    against fvcore itself in ``tests/test_verify.py``.
+    mode: conv (dilated or not) and fc MACs (no bias), BatchNorm 2 per element,
+    global/adaptive average pooling 1 per input element; activations, max/avg pooling,
+    LRN, add, mul, concat, zero-pad shortcuts and softmax are uncounted (fvcore ignores
+    them or has no handle for them). Checked op by op against fvcore itself in
+    ``tests/test_verify.py`` and ``tests/test_ops.py``.
 ``full``
     every arithmetic operation as FLOPs: 2 per conv/fc MAC plus all elementwise costs.
 
-The elementwise columns (``bn``, ``lrn``, ``relu``, ``pool``, ``add``, ``softmax``) are
-always the ``full`` rules below, whatever the convention; ``macs`` and ``flops`` (= 2×MACs)
-cover conv and fc only. All per-sample figures are multiplied by ``batch``; params are not.
+Each op's rules are its entry in the op table (:class:`~archdsl.ir.ops.OpSpec`: ``macs``,
+``flops`` in its ``column``, ``fvcore``). The elementwise columns are always the ``full``
+rules, whatever the convention: ``bn``, ``lrn``, ``relu`` (every activation: ReLU, ReLU6,
+leaky ReLU, sigmoid), ``pool``, ``add`` (elementwise arithmetic: residual add, gating mul)
+and ``softmax``; ``macs`` and ``flops`` (= 2×MACs) cover conv and fc only. All per-sample
+figures are multiplied by ``batch``; params are not.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from math import ceil, floor, prod
+from math import floor
 from typing import Any, Callable
 
 from archdsl.errors import ArchError
@@ -40,54 +44,8 @@ CONVENTIONS: dict[str, str] = {
 """The named counting conventions and the one-line description every report prints."""
 
 COLUMNS = ("bn", "lrn", "relu", "pool", "add", "softmax")
-"""Elementwise cost columns, each a category of ops counted by the ``full`` rules."""
-
-_Rule = Callable[[dict[str, Any], list[Shape], Shape], int]
-
-
-def _adaptive_windows(size: int, out: int) -> int:
-    """Total window length of torch's adaptive pooling along one axis (windows may overlap)."""
-    return sum(ceil((j + 1) * size / out) - floor(j * size / out) for j in range(out))
-
-
-def _adaptive(a: dict[str, Any], ins: list[Shape], out: Shape) -> int:
-    c, h, w = ins[0]
-    # one add per window element, the last one being the divide: the exact sum of window areas
-    return c * _adaptive_windows(h, out[1]) * _adaptive_windows(w, out[2])
-
-
-# Elementwise FLOPs per sample under the `full` convention: op -> (column, rule).
-# Ops absent from a column table cost nothing there (conv/fc are MACs, not elementwise).
-ELEMENTWISE: dict[str, tuple[str | None, _Rule]] = {
-    "conv": (None, lambda a, i, o: 0),
-    "fc": (None, lambda a, i, o: 0),
-    # eval-mode BN folds into one scale and one shift per element
-    "bn": ("bn", lambda a, i, o: 2 * prod(o)),
-    # square, (size-1) window adds, ×alpha, +k, power, divide
-    "lrn": ("lrn", lambda a, i, o: (a["size"] + 4) * prod(o)),
-    "relu": ("relu", lambda a, i, o: prod(o)),
-    # k·k − 1 comparisons per output element
-    "maxpool": ("pool", lambda a, i, o: (prod(a["kernel"]) - 1) * prod(o)),
-    # k·k − 1 adds and one divide per output element
-    "avgpool": ("pool", lambda a, i, o: prod(a["kernel"]) * prod(o)),
-    "gap": ("pool", lambda a, i, o: prod(i[0])),
-    "adaptive_avgpool": ("pool", _adaptive),
-    "add": ("add", lambda a, i, o: prod(o)),
-    # exp, running sum, divide
-    "softmax": ("softmax", lambda a, i, o: 3 * prod(o)),
-    # pure data movement or identity at inference
-    "flatten": (None, lambda a, i, o: 0),
-    "dropout": (None, lambda a, i, o: 0),
-    "pad_shortcut": (None, lambda a, i, o: 0),
-}
-
-# What fvcore 0.1.5 adds beyond conv/fc MACs (its batchnorm_flop_jit in eval mode and its
-# elementwise_flop_counter(1, 0) for aten::adaptive_avg_pool2d); every other op is unsupported.
-FVCORE_EXTRA: dict[str, _Rule] = {
-    "bn": lambda a, i, o: 2 * prod(i[0]),
-    "gap": lambda a, i, o: prod(i[0]),
-    "adaptive_avgpool": lambda a, i, o: prod(i[0]),
-}
+"""Elementwise cost columns, each a category of ops counted by the ``full`` rules (``relu``
+holds every activation, ``add`` every elementwise arithmetic op)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +204,12 @@ def _row(n: Node, shapes: dict[str, Shape], batch: int, convention: str) -> Row:
     out = shapes[n.name]
     spec = OPS[n.op]
     macs = spec.macs(a, ins, out) * batch
-    column, rule = ELEMENTWISE[n.op]
-    elementwise = rule(a, ins, out) * batch
-    cols = {column: elementwise} if column else {}
+    elementwise = spec.flops(a, ins, out) * batch
+    cols = {spec.column: elementwise} if spec.column else {}
     if convention == "paper":
         cost = macs
     elif convention == "fvcore":
-        extra = FVCORE_EXTRA.get(n.op)
-        cost = macs + (extra(a, ins, out) * batch if extra else 0)
+        cost = macs + spec.fvcore(a, ins, out) * batch
     else:
         cost = 2 * macs + elementwise
     return Row(n.name, n.op, n.stage, n.block, out, spec.params(a, ins, out), macs, 2 * macs,

@@ -215,6 +215,7 @@ class _Builder:
                       params=tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                                           for k, v in params.items())),
                       settings=settings.as_tuple(), file=self.file, source=self.spec.source)
+        graph.lint()   # the builder's invariants, checked once on what it made
         check_graph(graph, self.limits)
         return graph
 

@@ -7,12 +7,8 @@ from typing import Any
 
 from archdsl.builder import settings as cfg
 from archdsl.errors import Span
-from archdsl.ir.ops import window_output
+from archdsl.ir.ops import OPS, window_output
 from archdsl.builder.layer import Layer
-
-BASE = {"conv": "conv", "bn": "bn", "relu": "relu", "lrn": "lrn", "maxpool": "pool",
-        "avgpool": "pool", "gap": "pool", "adaptive_avgpool": "pool", "flatten": "flatten",
-        "fc": "fc", "dropout": "dropout", "softmax": "softmax"}
 
 
 @dataclass
@@ -69,7 +65,7 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
         return [Unit(layer.kind, pool, span, "pool")]
     if layer.kind == "bn":
         return [Unit("bn", bn_attrs(), span, "bn")]
-    return [Unit(layer.kind, dict(a), span, BASE[layer.kind])]
+    return [Unit(layer.kind, dict(a), span, OPS[layer.kind].base)]
 
 
 def stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from archdsl.errors import Span
+from archdsl.errors import ArchError, Span
+from archdsl.ir.ops import OPS, Shape, ShapeError, dims_text
 
-Shape = tuple[int, ...]
-"""Per-sample shape, batch excluded: ``(C, H, W)`` for maps, ``(F,)`` after flatten."""
+__all__ = ["Node", "Stage", "Graph", "Shape", "attrs", "dims_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,8 @@ class Node:
 
     ``name`` is unique and dotted after the spec's stages and blocks (``conv2_x.0.conv1``);
     ``inputs`` names the producers (``"input"`` is the network input); ``attrs`` is a sorted
-    tuple of ``(key, value)`` pairs whose keys the op table (:mod:`archdsl.ir.ops`) defines;
+    tuple of ``(key, value)`` pairs whose keys the op table (:mod:`archdsl.ir.ops`) defines,
+    an optional attribute at its default left out (``node[key]`` still gives the default);
     ``shape`` is the inferred output shape; ``role`` is ``"main"`` or ``"shortcut"``
     (projection/zero-pad shortcut layers, which the papers do not count in the depth);
     ``template`` names the block definition the node came from (``bottleneck`` for
@@ -40,17 +41,21 @@ class Node:
     template: str | None = None
 
     def __getitem__(self, key: str) -> Any:
+        """The attribute ``key``; an optional one the node leaves out gives its op's default."""
         for k, v in self.attrs:
             if k == key:
                 return v
+        spec = OPS.get(self.op)
+        if spec is not None and key in spec.optional:
+            return spec.default(key)
         raise KeyError(f"{self.op} node {self.name!r} has no attribute {key!r}")
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The attribute ``key``, or ``default`` when the node has none."""
-        for k, v in self.attrs:
-            if k == key:
-                return v
-        return default
+        """The attribute ``key`` (or its op's default), else ``default``."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     @property
     def local_name(self) -> str:
@@ -124,7 +129,7 @@ class Graph:
     @property
     def depth(self) -> int:
         """Weighted layers as the papers count them: conv and fc on the main path."""
-        return sum(1 for n in self.nodes if n.op in ("conv", "fc") and n.role == "main")
+        return sum(1 for n in self.nodes if n.role == "main" and n.op in OPS and OPS[n.op].weighted)
 
     def stage_of(self, node: Node) -> Stage:
         for s in self.stages:
@@ -147,6 +152,46 @@ class Graph:
                 return v
         return default
 
+    def lint(self) -> None:
+        """Check that the graph is well formed; raise :class:`ArchError` at the first fault.
+
+        Inputs exist and come earlier (or are ``"input"``); node and stage names are unique;
+        every attribute is in its op's schema, the required ones present, values of the
+        schema's types, optional ones at their default left out; input counts match the
+        op's arity; every stored shape is what its op's rule gives; each stage lists exactly
+        the nodes that name it, in order. Linear in the number of nodes. Run after every
+        build and every ``ir.yaml`` read.
+        """
+        src = self.source or None
+        top = Span(self.file, 1, 1)
+        if not self.nodes:
+            raise ArchError("the graph has no nodes", top, source=src)
+        if not _is_shape(self.input_shape, 3):
+            raise ArchError(f"the input shape must be three positive integers (C×H×W), not "
+                            f"{self.input_shape!r}", top, source=src)
+        listed: dict[str, list[str]] = {}
+        for st in self.stages:
+            if not isinstance(st.name, str) or st.name in listed:
+                raise ArchError(f"stage name {st.name!r} is "
+                                + ("used twice" if st.name in listed else "not a string"),
+                                st.span, source=src)
+            listed[st.name] = []
+        later = {n.name for n in self.nodes}
+        shapes: dict[str, Shape] = {"input": self.input_shape}
+        for n in self.nodes:
+            try:
+                _lint_node(n, shapes, later)
+                if n.stage not in listed:
+                    raise ArchError(f"{n.name}: stage {n.stage!r} is not one of the stages", n.span)
+            except ArchError as e:
+                raise e.with_source(src)
+            listed[n.stage].append(n.name)
+            shapes[n.name] = n.shape
+        for st in self.stages:
+            have = tuple(listed[st.name])
+            if not have or st.nodes != have:
+                raise ArchError(_stage_mismatch(st, have), st.span, source=src)
+
     def __str__(self) -> str:
         """A readable dump: one line per node with op, attributes and output shape."""
         lines = [f"network {self.name}  input {dims_text(self.input_shape)}"
@@ -166,9 +211,73 @@ class Graph:
         return "\n".join(lines)
 
 
-def dims_text(shape: tuple[int, ...]) -> str:
-    """A shape or size as the papers print it: ``3×224×224``, ``56×56``."""
-    return "×".join(map(str, shape))
+def _is_shape(v: Any, rank: int | None = None) -> bool:
+    """A tuple of positive ints (of length ``rank`` when given)."""
+    return (isinstance(v, tuple) and (rank is None or len(v) == rank)
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in v))
+
+
+def _lint_node(n: Node, shapes: dict[str, Shape], names: set[str]) -> None:
+    """One node's checks (see :meth:`Graph.lint`); ``shapes`` holds the nodes before it."""
+    if n.name in shapes:
+        raise ArchError(f"node name {n.name!r} is used twice" if n.name != "input" else
+                        "a node may not be called 'input' (the network input's name)", n.span)
+    spec = OPS.get(n.op)
+    if spec is None:
+        raise ArchError(f"{n.name}: unknown op {n.op!r}", n.span,
+                        hint="known ops: " + ", ".join(sorted(OPS)))
+    k, want = len(n.inputs), spec.inputs
+    if k < want or (k > want and not spec.variadic):
+        need = f"at least {want}" if spec.variadic else str(want)
+        raise ArchError(f"{n.name}: {n.op} takes {need} input{'s' * (want > 1)}, not {k}", n.span)
+    for i in n.inputs:
+        if i not in shapes:
+            where = "comes after it" if i in names else "is not defined"
+            raise ArchError(f"{n.name}: input {i!r} {where}", n.span,
+                            hint="a node's inputs are 'input' or nodes before it")
+    keys = [key for key, _ in n.attrs]
+    if len(set(keys)) != len(keys):
+        raise ArchError(f"{n.name}: an attribute is given twice ({', '.join(keys)})", n.span)
+    for key, value in n.attrs:
+        t = spec.type_of(key)
+        if t is None:
+            schema = [*spec.required, *spec.optional]
+            raise ArchError(f"{n.name}: {n.op} has no attribute {key!r}", n.span,
+                            hint=f"{n.op}'s attributes: {', '.join(schema)}" if schema
+                            else f"{n.op} takes no attributes")
+        if not t.admits(value):
+            raise ArchError(f"{n.name}: attribute {key} = {value!r} must be {t.text}", n.span)
+        if key in spec.optional and value == spec.default(key):
+            raise ArchError(f"{n.name}: attribute {key} = {value!r} is its default and is left "
+                            "out of the IR", n.span, hint=f"remove {key}")
+    missing = [key for key in spec.required if key not in keys]
+    if missing:
+        raise ArchError(f"{n.name}: {n.op} needs attribute{'s' * (len(missing) > 1)} "
+                        f"{', '.join(missing)}", n.span)
+    if not _is_shape(n.shape) or len(n.shape) not in (1, 3):
+        raise ArchError(f"{n.name}: shape {n.shape!r} must be C×H×W or F positive integers", n.span)
+    try:
+        got = spec.infer(dict(n.attrs), [shapes[i] for i in n.inputs])
+    except ShapeError as e:
+        raise ArchError(f"{n.name}: {e.message}", n.span, e.hint) from None
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
+        # the values are well typed, but a hand-made file can still combine them into
+        # nonsense the rules were not written for
+        raise ArchError(f"{n.name}: malformed node ({type(e).__name__}: {e})", n.span) from None
+    if tuple(got) != n.shape:
+        raise ArchError(f"{n.name}: stored shape {n.shape} but {n.op} gives {tuple(got)}", n.span)
+
+
+def _stage_mismatch(st: Stage, have: tuple[str, ...]) -> str:
+    """What is wrong with a stage's node list, at its first difference from ``have``."""
+    if not have:
+        return f"stage {st.name} has no nodes"
+    for j, (a, b) in enumerate(zip(st.nodes, have)):
+        if a != b:
+            return (f"stage {st.name} lists {a!r} as its node {j + 1}, but node {j + 1} of "
+                    f"stage {st.name} is {b!r}")
+    return (f"stage {st.name} lists {len(st.nodes)} nodes, but {len(have)} nodes are in "
+            f"stage {st.name}")
 
 
 def _fmt(v: Any) -> str:

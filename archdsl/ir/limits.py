@@ -52,7 +52,7 @@ def check_depth(weighted: list[tuple[int, Span]], limits: Limits) -> None:
 def check_built(graph: Graph, limits: Limits) -> None:
     """All budgets for a graph that arrives already built (an ``ir.yaml``): weighted layers,
     then parameters and activations (:func:`check_graph`). Repeat counts no longer exist."""
-    weighted = [(1, n.span) for n in graph.nodes if n.op in ("conv", "fc") and n.role == "main"]
+    weighted = [(1, n.span) for n in graph.nodes if OPS[n.op].weighted and n.role == "main"]
     check_depth(weighted, limits)
     check_graph(graph, limits)
 

@@ -1,5 +1,5 @@
 """The IR as YAML: :func:`graph_to_yaml` writes a built graph, :func:`graph_from_yaml` reads it
-back as an equal :class:`~archdsl.ir.graph.Graph`, re-checking every shape with the op table.
+back as an equal :class:`~archdsl.ir.graph.Graph`, linted (:meth:`~archdsl.ir.graph.Graph.lint`).
 
 Torch-free (``archdsl build`` writes ``ir.yaml`` next to the generated ``model.py``; ``load``
 accepts such files). Layout, one mapping per node::
@@ -26,7 +26,6 @@ Sequences come back as tuples, as the IR stores them.
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -34,7 +33,6 @@ import yaml
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node, Stage
-from archdsl.ir.ops import OPS, ShapeError
 
 FORMAT, VERSION = "archdsl-ir", 1
 # The C loader when libyaml is present (~10× faster on a ResNet-152 IR); safe either way:
@@ -103,11 +101,8 @@ def graph_to_yaml(graph: Graph) -> str:
         nodes.append(d)
     stages = []
     for s in graph.stages:
-        d = {"name": s.name, "declared": _plain(s.declared), "span": span_to_str(s.span)}
-        # the node list is implied by each node's stage; written only if it differs
-        if s.nodes != tuple(n.name for n in graph.nodes if n.stage == s.name):
-            d["nodes"] = list(s.nodes)
-        stages.append(d)
+        # the node list is implied by each node's stage (lint holds the two equal)
+        stages.append({"name": s.name, "declared": _plain(s.declared), "span": span_to_str(s.span)})
     doc = {"format": FORMAT, "version": VERSION, "name": graph.name, "file": graph.file,
            "input_shape": list(graph.input_shape), "num_classes": graph.num_classes,
            "params": {k: _plain(v) for k, v in graph.params},
@@ -118,10 +113,10 @@ def graph_to_yaml(graph: Graph) -> str:
 
 
 def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
-    """Read an IR YAML document (from :func:`graph_to_yaml`) and re-validate its shapes.
+    """Read an IR YAML document (from :func:`graph_to_yaml`) and lint it (:meth:`Graph.lint`).
 
     Raises :class:`ArchError` for anything malformed: not YAML, another format, missing
-    fields, unknown ops, or a node whose stored shape its op's rule does not give.
+    fields, unknown ops or attributes, or a node whose stored shape its op's rule does not give.
     """
     where = Span(file, 1, 1)
     try:
@@ -137,10 +132,12 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
                         where, hint="rebuild it with 'archdsl build'")
     try:
         nodes = tuple(_node(d) for d in doc["nodes"])
+        members: dict[Any, list[str]] = {}
+        for n in nodes:
+            members.setdefault(n.stage, []).append(n.name)
         stages = tuple(Stage(s["name"], _frozen(s.get("declared")),
-                             _frozen(s["nodes"]) if "nodes" in s else
-                             tuple(n.name for n in nodes if n.stage == s["name"]),
-                             span_from_str(s["span"])) for s in doc["stages"])
+                             tuple(members.get(s["name"], ())), span_from_str(s["span"]))
+                       for s in doc["stages"])
         graph = Graph(name=str(doc["name"]), input_shape=_frozen(doc["input_shape"]),
                       num_classes=int(doc["num_classes"]), nodes=nodes, stages=stages,
                       params=tuple((k, _frozen(v)) for k, v in (doc.get("params") or {}).items()),
@@ -148,7 +145,10 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
                       file=str(doc.get("file", file)), source=doc.get("source") or "")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ArchError(f"malformed IR file: {type(e).__name__}: {e}", where) from None
-    _check(graph, file)
+    if not graph.nodes:
+        raise ArchError("the IR file has no nodes", where)
+    _check_document(graph, file)
+    graph.lint()
     return graph
 
 
@@ -180,122 +180,17 @@ def _node(d: dict) -> Node:
                 block=_text(d, "block", None), role=role, template=_text(d, "template", None))
 
 
-# What each attribute may hold. The op table trusts its attributes (the builder made them);
-# a hand-edited ir.yaml is checked here first, so a bad value is a located error, not a
-# TypeError or a division by zero deep in a shape rule.
-_INIT = re.compile(r"he|torch|normal\((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\)")
-_POSITIVE = {"in_channels", "out_channels", "groups", "channels", "in_features", "out_features",
-             "kernel", "stride", "size"}
-_NATURAL = {"padding", "pad_before", "pad_after"}
-_REAL = {"p", "alpha", "beta", "k", "eps", "momentum"}
-_FLAG = {"bias"}
-_TEXT = {"init"}
-_OPTIONAL_REAL = {"bias_init"}
-
-
 def _is_int(v: Any, least: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= least
 
 
-def _is_pair(op: str, key: str) -> bool:
-    """Window sizes are (h, w) pairs; option A's stride and LRN's size are single numbers."""
-    if key in ("kernel", "padding"):
-        return True
-    return (key == "stride" and op != "pad_shortcut") or (key == "size" and op == "adaptive_avgpool")
-
-
-def _bad_attr(op: str, key: str, value: Any) -> str | None:
-    """Why ``value`` cannot be attribute ``key`` of an ``op`` node, or None when it can."""
-    if key in _POSITIVE or key in _NATURAL:
-        least = 1 if key in _POSITIVE else 0
-        if _is_pair(op, key):
-            if not (isinstance(value, tuple) and len(value) == 2
-                    and all(_is_int(v, least) for v in value)):
-                return f"a pair of integers ≥ {least}"
-        elif not _is_int(value, least):
-            return f"an integer ≥ {least}"
-    elif key in _REAL:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            return "a number ≥ 0"
-        if key == "p" and value >= 1:
-            return "a probability below 1"
-    elif key in _FLAG:
-        if not isinstance(value, bool):
-            return "true or false"
-    elif key in _TEXT:
-        if not isinstance(value, str) or not _INIT.fullmatch(value):
-            return "an initialisation like 'he' or 'normal(0.01)'"
-    elif key in _OPTIONAL_REAL:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value)):
-            return "a number or null"
-    else:
-        return "a known attribute"
-    return None
-
-
-def _check_values(graph: Graph, file: str) -> None:
-    """Input shape, class count and every node attribute have the types the op table needs."""
+def _check_document(graph: Graph, file: str) -> None:
+    """What :meth:`Graph.lint` leaves to the file: the class count and declared stage sizes."""
     where = Span(file, 1, 1)
-    if len(graph.input_shape) != 3 or not all(_is_int(v, 1) for v in graph.input_shape):
-        raise ArchError(f"input_shape must be three positive integers, not {list(graph.input_shape)}",
-                        where)
     if not _is_int(graph.num_classes, 1):
         raise ArchError(f"num_classes must be a positive integer, not {graph.num_classes!r}", where)
-    stages = [st.name for st in graph.stages]
-    if not all(isinstance(name, str) for name in stages) or len(set(stages)) != len(stages):
-        raise ArchError(f"stage names must be distinct strings, not {stages}", where)
     for st in graph.stages:
         if st.declared is not None and not (isinstance(st.declared, tuple) and len(st.declared) == 2
                                             and all(_is_int(v, 1) for v in st.declared)):
             raise ArchError(f"stage {st.name}: declared size {st.declared!r} must be two positive "
                             "integers", st.span)
-    seen = {"input"}
-    for n in graph.nodes:
-        if n.name in seen:
-            raise ArchError(f"node name {n.name!r} is used twice", n.span)
-        seen.add(n.name)
-        if n.stage not in stages:
-            raise ArchError(f"{n.name}: stage {n.stage!r} is not one of the stages", n.span)
-        have = {k for k, _ in n.attrs}
-        want = OPS[n.op].attrs if n.op in OPS else have   # an unknown op is refused by _check
-        if have != want:
-            odd = sorted(want - have) or sorted(have - want)
-            raise ArchError(f"{n.name}: {n.op} {'needs' if want - have else 'has no'} "
-                            f"attribute{'s' * (len(odd) > 1)} {', '.join(odd)}", n.span)
-        for key, value in n.attrs:
-            if (why := _bad_attr(n.op, key, value)) is not None:
-                raise ArchError(f"{n.name}: attribute {key} = {value!r} must be {why}", n.span)
-        if not all(_is_int(v, 1) for v in n.shape):
-            raise ArchError(f"{n.name}: shape {list(n.shape)} must be positive integers", n.span)
-
-
-def _check(graph: Graph, file: str) -> None:
-    """Every value well typed, every op known, every input defined earlier, every stored
-    shape re-inferred."""
-    shapes: dict[str, tuple] = {"input": graph.input_shape}
-    if not graph.nodes:
-        raise ArchError("the IR file has no nodes", Span(file, 1, 1))
-    _check_values(graph, file)
-    for n in graph.nodes:
-        if n.op not in OPS:
-            raise ArchError(f"{n.name}: unknown op {n.op!r}", n.span)
-        arity = OPS[n.op].inputs
-        if len(n.inputs) != arity:
-            raise ArchError(f"{n.name}: {n.op} takes {arity} input{'s' * (arity > 1)}, "
-                            f"not {len(n.inputs)}", n.span)
-        missing = [i for i in n.inputs if i not in shapes]
-        if missing:
-            raise ArchError(f"{n.name}: input {missing[0]!r} is not defined before it", n.span)
-        try:
-            got = OPS[n.op].infer(dict(n.attrs), [shapes[i] for i in n.inputs])
-        except ShapeError as e:
-            raise ArchError(f"{n.name}: {e.message}", n.span) from None
-        except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
-            # _check_values should have caught it; a hand-made file can still combine
-            # well-typed values into nonsense (e.g. a 2-d shape into a conv)
-            raise ArchError(f"{n.name}: malformed node ({type(e).__name__}: {e})", n.span) from None
-        if tuple(got) != n.shape:
-            raise ArchError(f"{n.name}: stored shape {n.shape} but {n.op} gives {tuple(got)}",
-                            n.span)
-        shapes[n.name] = n.shape
