@@ -12,19 +12,22 @@ add). Three flags describe the op to whole-graph decisions: ``fresh`` (its outpu
 tensor that its own backward does not read, so a sole consumer may overwrite it),
 ``inplace`` (it can overwrite its first input) and ``head`` (it starts the classifier head:
 ``forward_features`` stops before the first such node at stage level).
+
+torch is imported on the first ``build``, not with this module: codegen and ``archdsl build``
+write sources from the table without paying torch's ~2 s import.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
-from archdsl.lowering.layers import Add, Concat, Mul, PadShortcut
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class Context:
     inplace: frozenset[str] = frozenset()   # nodes (ReLUs, adds) allowed to overwrite their input
 
 
-Build = Callable[[Node, Context], nn.Module]
+Build = Callable[[Node, Context], "nn.Module"]
 Source = Callable[[Node, Context], tuple[str, str]]
 Inline = Callable[[Node, Context, list[str]], str]
 
@@ -49,6 +52,16 @@ class TorchOp:
     fresh: bool = False
     inplace: bool = False
     head: bool = False
+
+
+def _torch(name: str) -> Any:
+    """The class a source expression names (``nn.Conv2d``, or ``Concat`` from
+    :mod:`.layers`), imported on first use."""
+    if name.startswith("nn."):
+        from torch import nn
+        return getattr(nn, name[3:])
+    from archdsl.lowering import layers
+    return getattr(layers, name)
 
 
 _NORMAL = re.compile(r"normal\(\s*([0-9.eE+-]+)\s*\)$")
@@ -74,6 +87,8 @@ def init_layer(module: nn.Module, node: Node) -> None:
     ``bias_init`` when given (AlexNet's 1s), else 0 (torch's default under ``"torch"``).
     BatchNorm: weight 1, bias 0.
     """
+    from torch import nn
+
     if node.op == "bn":
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
@@ -116,7 +131,7 @@ def _init_source(expr: str, node: Node) -> tuple[str, str]:
 # ---- per-op builders and sources --------------------------------------------------------
 
 def _conv(n: Node, ctx: Context) -> nn.Module:
-    return nn.Conv2d(n["in_channels"], n["out_channels"], n["kernel"], n["stride"],
+    return _torch("nn.Conv2d")(n["in_channels"], n["out_channels"], n["kernel"], n["stride"],
                      n["padding"], dilation=n.get("dilation", (1, 1)), groups=n["groups"],
                      bias=n["bias"])
 
@@ -137,7 +152,7 @@ def _conv_src(n: Node, ctx: Context) -> tuple[str, str]:
 
 
 def _fc(n: Node, ctx: Context) -> nn.Module:
-    return nn.Linear(n["in_features"], n["out_features"], bias=n["bias"])
+    return _torch("nn.Linear")(n["in_features"], n["out_features"], bias=n["bias"])
 
 
 def _fc_src(n: Node, ctx: Context) -> tuple[str, str]:
@@ -153,7 +168,7 @@ def _bn_src(n: Node, ctx: Context) -> tuple[str, str]:
 
 def _lrn(n: Node, ctx: Context) -> nn.Module:
     # the paper divides by (k + α Σa²)^β; torch divides α by the window size first
-    return nn.LocalResponseNorm(n["size"], alpha=n["alpha"] * n["size"], beta=n["beta"], k=n["k"])
+    return _torch("nn.LocalResponseNorm")(n["size"], alpha=n["alpha"] * n["size"], beta=n["beta"], k=n["k"])
 
 
 def _lrn_src(n: Node, ctx: Context) -> tuple[str, str]:
@@ -162,9 +177,9 @@ def _lrn_src(n: Node, ctx: Context) -> tuple[str, str]:
             f"paper α={n['alpha']!r}; torch divides α by the window size")
 
 
-def _pool(cls: type[nn.Module]) -> TorchOp:
+def _pool(cls: str) -> TorchOp:
     def build(n: Node, ctx: Context) -> nn.Module:
-        return cls(n["kernel"], n["stride"], n["padding"], ceil_mode=n.get("ceil_mode", False))
+        return _torch(cls)(n["kernel"], n["stride"], n["padding"], ceil_mode=n.get("ceil_mode", False))
 
     def source(n: Node, ctx: Context) -> tuple[str, str]:
         args = [_size(n["kernel"])]
@@ -174,20 +189,21 @@ def _pool(cls: type[nn.Module]) -> TorchOp:
             args.append(f"padding={_size(n['padding'])}")
         if n.get("ceil_mode", False):
             args.append("ceil_mode=True")
-        return f"nn.{cls.__name__}({', '.join(args)})", ""
+        return f"{cls}({', '.join(args)})", ""
     return TorchOp(build, source, fresh=True)
 
 
-def _activation(cls: type[nn.Module]) -> TorchOp:
+def _activation(cls: str) -> TorchOp:
     """ReLU, ReLU6: in place where :func:`context` allows (as torchvision writes them)."""
     def source(n: Node, ctx: Context) -> tuple[str, str]:
-        return f"nn.{cls.__name__}({'inplace=True' if n.name in ctx.inplace else ''})", ""
-    return TorchOp(lambda n, ctx: cls(inplace=n.name in ctx.inplace), source, inplace=True)
+        return f"{cls}({'inplace=True' if n.name in ctx.inplace else ''})", ""
+    return TorchOp(lambda n, ctx: _torch(cls)(inplace=n.name in ctx.inplace), source, inplace=True)
 
 
-def _fixed(expr: str, make: Callable[[], nn.Module], comment: str = "", **flags) -> TorchOp:
-    """An op without attributes: always the same module, written as ``expr``."""
-    return TorchOp(lambda n, ctx: make(), lambda n, ctx: (expr, comment), **flags)
+def _fixed(cls: str, *args: Any, comment: str = "", **flags: Any) -> TorchOp:
+    """An op without attributes: always ``cls(*args)``, written so."""
+    expr = f"{cls}({', '.join(map(repr, args))})"
+    return TorchOp(lambda n, ctx: _torch(cls)(*args), lambda n, ctx: (expr, comment), **flags)
 
 
 def _add_src(n: Node, ctx: Context) -> tuple[str, str]:
@@ -203,38 +219,36 @@ def _leaky_relu_src(n: Node, ctx: Context) -> tuple[str, str]:
 # reads its output), dropout and identity (eval-mode dropout returns its input), flatten (a view).
 TORCH_OPS: dict[str, TorchOp] = {
     "conv": TorchOp(_conv, _conv_src, fresh=True),
-    "bn": TorchOp(lambda n, ctx: nn.BatchNorm2d(n["channels"], eps=n["eps"], momentum=n["momentum"]),
+    "bn": TorchOp(lambda n, ctx: _torch("nn.BatchNorm2d")(n["channels"], eps=n["eps"], momentum=n["momentum"]),
                   _bn_src, fresh=True),
-    "relu": _activation(nn.ReLU),
-    "relu6": _activation(nn.ReLU6),
-    "leaky_relu": TorchOp(lambda n, ctx: nn.LeakyReLU(n["negative_slope"]), _leaky_relu_src),
-    "sigmoid": _fixed("nn.Sigmoid()", nn.Sigmoid),
-    "identity": _fixed("nn.Identity()", nn.Identity),
+    "relu": _activation("nn.ReLU"),
+    "relu6": _activation("nn.ReLU6"),
+    "leaky_relu": TorchOp(lambda n, ctx: _torch("nn.LeakyReLU")(n["negative_slope"]), _leaky_relu_src),
+    "sigmoid": _fixed("nn.Sigmoid"),
+    "identity": _fixed("nn.Identity"),
     "lrn": TorchOp(_lrn, _lrn_src, fresh=True),
-    "maxpool": _pool(nn.MaxPool2d),
-    "avgpool": _pool(nn.AvgPool2d),
-    "gap": _fixed("nn.AdaptiveAvgPool2d(1)", lambda: nn.AdaptiveAvgPool2d(1), "global average pool",
-                  fresh=True, head=True),
-    "adaptive_avgpool": TorchOp(lambda n, ctx: nn.AdaptiveAvgPool2d(tuple(n["size"])),
+    "maxpool": _pool("nn.MaxPool2d"),
+    "avgpool": _pool("nn.AvgPool2d"),
+    "gap": _fixed("nn.AdaptiveAvgPool2d", 1, comment="global average pool", fresh=True, head=True),
+    "adaptive_avgpool": TorchOp(lambda n, ctx: _torch("nn.AdaptiveAvgPool2d")(tuple(n["size"])),
                                 lambda n, ctx: (f"nn.AdaptiveAvgPool2d({tuple(n['size'])!r})", ""),
                                 fresh=True, head=True),
-    "flatten": _fixed("nn.Flatten(1)", lambda: nn.Flatten(1), head=True),
+    "flatten": _fixed("nn.Flatten", 1, head=True),
     "fc": TorchOp(_fc, _fc_src, fresh=True, head=True),
-    "dropout": TorchOp(lambda n, ctx: nn.Dropout(n["p"]),
+    "dropout": TorchOp(lambda n, ctx: _torch("nn.Dropout")(n["p"]),
                        lambda n, ctx: (f"nn.Dropout({n['p']!r})", "")),
-    "add": TorchOp(lambda n, ctx: Add(inplace=n.name in ctx.inplace), _add_src,
+    "add": TorchOp(lambda n, ctx: _torch("Add")(inplace=n.name in ctx.inplace), _add_src,
                    lambda n, ctx, args: " + ".join(args), fresh=True, inplace=True),
-    "concat": _fixed("Concat()", Concat, inline=lambda n, ctx, args: f"torch.cat([{', '.join(args)}], 1)",
+    "concat": _fixed("Concat", inline=lambda n, ctx, args: f"torch.cat([{', '.join(args)}], 1)",
                      fresh=True),
-    "mul": _fixed("Mul()", Mul, inline=lambda n, ctx, args: " * ".join(args), fresh=True),
+    "mul": _fixed("Mul", inline=lambda n, ctx, args: " * ".join(args), fresh=True),
     "pad_shortcut": TorchOp(
-        lambda n, ctx: PadShortcut(n["stride"], n["pad_before"], n["pad_after"]),
+        lambda n, ctx: _torch("PadShortcut")(n["stride"], n["pad_before"], n["pad_after"]),
         lambda n, ctx: (f"PadShortcut(stride={n['stride']}, pad_before={n['pad_before']}, "
                         f"pad_after={n['pad_after']})", "option A: zero-padded identity"),
         fresh=True),
     # the contract: the model returns logits and the loss applies the soft-max
-    "softmax": _fixed("nn.Identity()", nn.Identity,
-                      "soft-max: applied by the loss, the model returns logits"),
+    "softmax": _fixed("nn.Identity", comment="soft-max: applied by the loss, the model returns logits"),
 }
 """op -> :class:`TorchOp`. Every op of :data:`archdsl.ir.ops.OPS` has one."""
 
