@@ -1,17 +1,25 @@
-"""Lowered archdsl models vs torchvision's hand-written ones: forward+backward time.
+"""Lowered archdsl models vs hand-written PyTorch: training and inference throughput.
 
-    python benchmarks/bench_lowering.py [--device cpu|cuda] [--batch N] [--reps N]
+    python benchmarks/bench_lowering.py [--nets resnet18,resnet50,vgg16,resnet20]
+                                        [--reps 7] [--threads 2] [--device cpu|cuda]
 
-For each network (ResNet-50 v1.5, VGG-16) both models get the same weights (torchvision's
-state dict loaded into the archdsl model) and the same input; repetitions are interleaved
-(archdsl, torchvision, archdsl, …) so that drift in machine load hits both alike, and the
-median is reported. ``speed`` = torchvision time / archdsl time (1.00 = as fast; > 1 faster).
+Pairs: archdsl's ``create_model`` against torchvision's ResNet-18, ResNet-50 (v1.5),
+VGG-16, and against a hand-written standard CIFAR ResNet-20 (He et al. 2016, option-A
+shortcuts; torchvision has none), below. Each pair gets the same weights (checked: equal
+outputs) and the same input. ``train`` times forward + backward, ``infer`` a forward under
+``torch.inference_mode`` in eval mode. Repetitions interleave the two models, the order
+rotating each round, so that drift in machine load hits both alike; the ratio of each
+round's pair is ``reference time / archdsl time`` (1.00 = as fast, > 1 = archdsl faster),
+reported as min / median / max over rounds. Ends with a quick check that ``torch.compile``
+and ``torch.export`` work on ``create_model``'s module.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import importlib.machinery
+import os
 import statistics
 import sys
 import time
@@ -19,19 +27,19 @@ import types
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archdsl.lowering import create_model, load_torchvision_weights  # noqa: E402
 
-# (archdsl spec names to try, torchvision module, constructor)
-NETS = {"resnet50": (("resnet50-v1.5",), "resnet", "resnet50"),
-        "vgg16": (("vgg16", "vgg-d"), "vgg", "vgg16")}
 
+# ---- the references ---------------------------------------------------------------------
 
-def torchvision_model(module: str, ctor: str) -> torch.nn.Module:
+def torchvision_model(module: str, ctor: str) -> nn.Module:
     """torchvision's model; on CPU-only torch, its pure-Python model files without the
-    package ``__init__`` (whose compiled ops need CUDA), as in /work/shared/REFERENCE.md."""
+    package ``__init__`` (whose compiled ops need CUDA), as tests/conftest.py loads them."""
     if "torchvision" not in sys.modules:
         try:
             import torchvision.models  # noqa: F401 - the real package (CUDA builds)
@@ -44,65 +52,196 @@ def torchvision_model(module: str, ctor: str) -> torch.nn.Module:
     return getattr(importlib.import_module("torchvision.models." + module), ctor)()
 
 
-def _archdsl(names: tuple[str, ...]) -> torch.nn.Module:
-    errors = []
-    for name in names:
-        try:
-            return create_model(name)
-        except Exception as e:  # noqa: BLE001 - try the next spelling of the spec name
-            errors.append(f"{name}: {e}")
-    raise SystemExit("no archdsl spec found: " + "; ".join(errors))
+class BasicBlock(nn.Module):
+    """The CIFAR ResNet block as usually written (cf. torchvision's BasicBlock), option A."""
 
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.stride, self.pad = stride, cout - cin  # zero channels appended, as the spec's option A
+
+    def forward(self, x):
+        identity = x
+        if self.stride != 1 or self.pad:
+            identity = F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.pad))
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += identity
+        return self.relu(out)
+
+
+class CifarResNet(nn.Module):
+    """ResNet-(6n+2) for CIFAR-10: 16-32-64 channels, global pool, 10-way fc."""
+
+    def __init__(self, n: int = 3, classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        layers, cin = [], 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            blocks = []
+            for i in range(n):
+                blocks.append(BasicBlock(cin, cout, stride if i == 0 else 1))
+                cin = cout
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _copy_in_order(dst: nn.Module, src: nn.Module) -> None:
+    """Load ``src``'s state into ``dst`` key by key in order (same layers, other names)."""
+    theirs, ours = dst.state_dict(), list(src.state_dict().values())
+    if [tuple(v.shape) for v in theirs.values()] != [tuple(v.shape) for v in ours]:
+        raise SystemExit("the CIFAR reference does not match resnet-cifar layer for layer")
+    dst.load_state_dict(dict(zip(theirs, ours)))
+
+
+def _pair(net: str) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+    """(archdsl model, reference model, input shape) with the same weights."""
+    if net == "resnet20":
+        ours, ref = create_model("resnet-cifar", n=3), CifarResNet(3)
+        _copy_in_order(ref, ours)
+        return ours, ref, (3, 32, 32)
+    spec, module, ctor = {"resnet18": ("resnet18", "resnet", "resnet18"),
+                          "resnet50": ("resnet50-v1.5", "resnet", "resnet50"),
+                          "vgg16": ("vgg16", "vgg", "vgg16")}[net]
+    ours, ref = create_model(spec), torchvision_model(module, ctor)
+    load_torchvision_weights(ours, ref.state_dict())
+    return ours, ref, (3, 224, 224)
+
+
+# ---- timing ------------------------------------------------------------------------------
 
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
 
 
-def step(model: torch.nn.Module, x: torch.Tensor, device: str) -> float:
-    """Seconds for one forward + backward (gradients dropped first)."""
-    model.zero_grad(set_to_none=True)
+def _step(mode: str, model: nn.Module, x: torch.Tensor, device: str) -> float:
+    """Seconds for one training step's forward + backward, or one inference forward."""
     _sync(device)
-    t = time.perf_counter()
-    model(x).sum().backward()
+    if mode == "train":
+        model.zero_grad(set_to_none=True)
+        t = time.perf_counter()
+        model(x).sum().backward()
+    else:
+        t = time.perf_counter()
+        with torch.inference_mode():
+            model(x)
     _sync(device)
     return time.perf_counter() - t
 
 
-def bench(net: str, device: str, batch: int, reps: int, warmup: int) -> tuple[float, float]:
-    names, module, ctor = NETS[net]
-    tv = torchvision_model(module, ctor)
-    ours = _archdsl(names)
-    load_torchvision_weights(ours, tv.state_dict())
-    models = {"archdsl": ours.to(device).train(), "torchvision": tv.to(device).train()}
-    x = torch.randn(batch, 3, 224, 224, device=device)
-    times: dict[str, list[float]] = {k: [] for k in models}
+def bench(mode: str, models: dict[str, nn.Module], x: torch.Tensor, reps: int, warmup: int,
+          device: str) -> dict[str, list[float]]:
+    """Interleaved timings, the order of the models rotating each round."""
+    for m in models.values():
+        m.train(mode == "train")
+    names = list(models)
+    times: dict[str, list[float]] = {k: [] for k in names}
     for i in range(warmup + reps):
-        for k, m in models.items():  # interleaved: a, t, a, t, …
-            dt = step(m, x, device)
+        order = names[i % len(names):] + names[:i % len(names)]
+        for k in order:
+            dt = _step(mode, models[k], x, device)
             if i >= warmup:
                 times[k].append(dt)
-    return statistics.median(times["archdsl"]), statistics.median(times["torchvision"])
+    return times
+
+
+def _stats(ts: list[float]) -> str:
+    return f"{min(ts) * 1e3:8.1f} {statistics.median(ts) * 1e3:8.1f} {max(ts) * 1e3:8.1f}"
+
+
+def _same_outputs(ours: nn.Module, ref: nn.Module, x: torch.Tensor) -> float:
+    ours.eval(), ref.eval()
+    with torch.inference_mode():
+        return float((ours(x) - ref(x)).abs().max())
+
+
+def _check_compile_and_export(device: str) -> list[str]:
+    """torch.export and torch.compile on create_model's module (ResNet-20), vs eager."""
+    model = create_model("resnet-cifar", n=3).to(device).eval()
+    x = torch.randn(4, 3, 32, 32, device=device)
+    with torch.no_grad():
+        want = model(x)
+        t = time.perf_counter()
+        ep = torch.export.export(model, (x,))
+        d_export = float((ep.module()(x) - want).abs().max())
+        t_export = time.perf_counter() - t
+        t = time.perf_counter()
+        compiled = torch.compile(model, fullgraph=True)
+        d_compile = float((compiled(x) - want).abs().max())
+        t_compile = time.perf_counter() - t
+    def verdict(d: float) -> str:
+        return "ok" if d < 1e-4 else "MISMATCH"
+    return [f"torch.export  on create_model('resnet-cifar', n=3): {verdict(d_export)}, "
+            f"max |diff| vs eager {d_export:.1e} ({t_export:.1f} s)",
+            f"torch.compile on create_model('resnet-cifar', n=3) (inductor, fullgraph): "
+            f"{verdict(d_compile)}, max |diff| vs eager {d_compile:.1e} ({t_compile:.1f} s)"]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nets", default="resnet18,resnet50,vgg16,resnet20")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    ap.add_argument("--batch", type=int, default=None, help="default 2 on CPU, 64 on CUDA")
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--nets", default=",".join(NETS), help="comma list of " + ", ".join(NETS))
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (pinned)")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="images per step (default CPU: 2 at 224×224, 32 at 32×32; CUDA: 64 / 256)")
+    ap.add_argument("--no-compile-check", action="store_true")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device")
-    batch = args.batch or (64 if args.device == "cuda" else 2)
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
     torch.backends.cudnn.benchmark = True
-    print(f"forward+backward, batch {batch}×3×224×224, {args.device}, median of {args.reps} "
-          f"interleaved reps (torch {torch.__version__}, {torch.get_num_threads()} threads)")
-    print(f"{'network':<10} {'archdsl ms':>11} {'torchvision ms':>15} {'speed':>7}")
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads, "
+          f"{args.reps} reps + {args.warmup} warm-up, interleaved, order rotated each round; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("ms per step: min / median / max; speed = reference / archdsl per round "
+          "(min / median / max)")
+    print(f"{'network':<9} {'mode':<5} {'batch':>5}  {'archdsl ms':>26}  {'reference ms':>26}  "
+          f"{'speed':>20}")
+    worst = float("inf")
     for net in args.nets.split(","):
-        a, t = bench(net, args.device, batch, args.reps, args.warmup)
-        print(f"{net:<10} {a * 1e3:>11.1f} {t * 1e3:>15.1f} {t / a:>7.3f}")
+        ours, ref, shape = _pair(net)
+        small = shape[1] <= 64
+        batch = args.batch or ((256 if small else 64) if args.device == "cuda" else (32 if small else 2))
+        x = torch.randn(batch, *shape, device=args.device)
+        ours, ref = ours.to(args.device), ref.to(args.device)
+        diff = _same_outputs(ours, ref, x)
+        if diff > 1e-3:
+            raise SystemExit(f"{net}: archdsl and the reference disagree (max |diff| {diff:.2e})")
+        for mode in ("train", "infer"):
+            gc.collect()
+            gc.disable()  # no collector pauses inside a timed step
+            try:
+                t = bench(mode, {"archdsl": ours, "reference": ref}, x, args.reps, args.warmup,
+                          args.device)
+            finally:
+                gc.enable()
+            ratios = [r / a for a, r in zip(t["archdsl"], t["reference"])]
+            med = statistics.median(ratios)
+            worst = min(worst, med)
+            print(f"{net:<9} {mode:<5} {batch:>5}  {_stats(t['archdsl'])}  {_stats(t['reference'])}  "
+                  f"{min(ratios):6.3f} {med:6.3f} {max(ratios):6.3f}", flush=True)
+        del ours, ref
+    print(f"lowest median speed: {worst:.3f}; load average now {os.getloadavg()[0]:.1f}")
+    if not args.no_compile_check:
+        print("\n".join(_check_compile_and_export(args.device)))
     return 0
 
 

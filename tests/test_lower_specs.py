@@ -78,3 +78,20 @@ def test_create_model_by_name_with_classes():
     stages = model.forward_stages(torch.randn(1, 3, 224, 224))
     assert tuple(stages["conv5_x"].shape) == (1, 512, 7, 7)
     assert tuple(model.forward_features(torch.randn(1, 3, 224, 224)).shape) == (1, 512, 7, 7)
+
+
+def test_torch_compile_create_model():
+    """torch.compile traces create_model's forward in one graph, forward and backward
+    (aot_eager: dynamo and AOTAutograd without a C++ toolchain's compile time)."""
+    from archdsl.lowering import create_model
+
+    torch.manual_seed(0)
+    model = create_model("resnet-cifar", n=3)
+    x = torch.randn(4, 3, 32, 32)
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    model.train()
+    compiled(x).square().sum().backward()
+    assert all(p.grad is not None for p in model.parameters())

@@ -1,4 +1,7 @@
-"""The small custom layers the op table lowers to (everything else is a stock ``nn`` layer)."""
+"""The small custom layers the op table lowers to (everything else is a stock ``nn`` layer).
+
+Parameter-free arithmetic is a module too, so that every IR node is a module at its name
+(hooks, fvcore's per-module figures and the count report see every node)."""
 from __future__ import annotations
 
 import torch
@@ -35,3 +38,17 @@ class PadShortcut(nn.Module):
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}, pad_before={self.pad_before}, pad_after={self.pad_after}"
+
+
+class Concat(nn.Module):
+    """Channel concatenation of parallel branches (``torch.cat`` on dim 1), any number of inputs."""
+
+    def forward(self, *branches: torch.Tensor) -> torch.Tensor:
+        return torch.cat(branches, 1)
+
+
+class Mul(nn.Module):
+    """A gate: ``x * gate``, the gate (C×1×1, e.g. squeeze-excitation) broadcast over H×W."""
+
+    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        return x * gate

@@ -1,54 +1,29 @@
 """IR -> ``nn.Module``: one module per node from the torch op table (:mod:`.torch_ops`),
-assembled into the structured modules of :mod:`.modules` following :func:`.plan.plan`.
+installed at its IR name in a :class:`~.modules.Network` whose forward follows the graph.
 
 Semantics follow notes/ir-contract.md; initialisation follows the papers (``init`` and
 ``bias_init`` attributes; BatchNorm weight 1, bias 0).
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
-
-from torch import nn
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits
 from archdsl.lowering import load_graph
-from archdsl.lowering.layers import Add
-from archdsl.lowering.modules import Network, ResidualBlock, Stage
-from archdsl.lowering.plan import Block, plan
-from archdsl.lowering.torch_ops import Context, build_layer
-
-
-def _block(b: Block, ctx: Context) -> ResidualBlock:
-    main = [(n.local_name, build_layer(n, ctx)) for n in b.main]
-    shortcut = None
-    if b.shortcut:
-        if len(b.shortcut) == 1 and b.shortcut[0].local_name == "shortcut":
-            shortcut = build_layer(b.shortcut[0], ctx)
-        else:  # shortcut.conv, shortcut.bn
-            shortcut = nn.Sequential(OrderedDict(
-                (n.local_name.split(".", 1)[1], build_layer(n, ctx)) for n in b.shortcut))
-    add = (b.add.local_name, Add(inplace=b.add_inplace)) if b.add is not None else None
-    post = [(n.local_name, build_layer(n, ctx)) for n in b.post]
-    return ResidualBlock(main, shortcut, add, post)
+from archdsl.lowering.modules import Network
+from archdsl.lowering.torch_ops import build_layer, context
 
 
 def lower(graph: Graph) -> Network:
-    """Build the ``nn.Module`` of ``graph``: module names = IR node names, papers' init."""
-    p = plan(graph)
-    ctx = Context(p.inplace)
-    stages: OrderedDict[str, Stage] = OrderedDict()
-    for sp in p.stages:
-        children: OrderedDict[str, nn.Module] = OrderedDict()
-        for item in sp.items:
-            if isinstance(item, Block):
-                children[item.local] = _block(item, ctx)
-            else:
-                children[item.local_name] = build_layer(item, ctx)
-        stages[sp.name] = Stage(children)
-    return Network(stages, p.split, graph)
+    """Build the ``nn.Module`` of ``graph``: module names = IR node names, papers' init.
+
+    Layers are created in IR order, so a seeded run draws the same initial weights whatever
+    the graph's shape; the forward follows the nodes' ``inputs`` (:mod:`.modules`).
+    """
+    ctx = context(graph)
+    return Network(graph, [(n, build_layer(n, ctx)) for n in graph.nodes])
 
 
 def create_model(spec: str | Path | Graph, num_classes: int | None = None,
