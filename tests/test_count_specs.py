@@ -88,8 +88,8 @@ def test_every_spec_rolls_up(name):
 
 
 def _cli(*args, timeout=60):
-    code = ("import sys, time; t = time.perf_counter(); from archdsl.cli.report_cmd import main; "
-            f"s = main({list(args)!r}); print('TIME', time.perf_counter() - t, file=sys.stderr); "
+    code = ("import sys, time; t = time.perf_counter(); from archdsl.cli.main import main; "
+            f"s = main({['report', *args]!r}); print('TIME', time.perf_counter() - t, file=sys.stderr); "
             "print('TORCH', 'torch' in sys.modules, file=sys.stderr); sys.exit(s)")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
