@@ -60,13 +60,14 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
 
         check_available(export)  # before writing anything: a failed build leaves no partial output
     out = Path(out_dir) if out_dir is not None else Path("build") / graph.name
-    out.mkdir(parents=True, exist_ok=True)
     report = report_dict(graph)
-    # All three texts exist before any file changes, and they are renamed into place
-    # together: a killed build leaves the old set, not a new model.py beside an old IR.
-    written = write_texts({out / "model.py": generate_source(graph),
-                           out / "ir.yaml": graph_to_yaml(graph),
-                           out / "report.json": json.dumps(report, indent=1) + "\n"})
+    # All three texts exist before any file (or the directory) changes, and they are renamed
+    # into place together: a killed build leaves the old set, not a new model.py beside an
+    # old IR, and a graph codegen refuses leaves nothing.
+    texts = {"model.py": generate_source(graph), "ir.yaml": graph_to_yaml(graph),
+             "report.json": json.dumps(report, indent=1) + "\n"}
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_texts({out / name: text for name, text in texts.items()})
     if export is not None:
         from archdsl.lowering.export import FORMATS, export_model
         from archdsl.lowering.lower import lower
