@@ -123,3 +123,21 @@ def test_train_input_and_batch_reach_the_recipe():
     assert _overrides(args) == {"input_size": [3, 24, 24], "batch_size": 16}
     args = make_parser().parse_args(["eval", "s", "--checkpoint", "c", "--batch", "16"])
     assert _overrides(args, "eval_batch_size") == {"eval_batch_size": 16}
+
+
+def test_readme_commands_use_flags_the_parser_knows():
+    """Every flag in the README's command table exists on that command (no stale spelling),
+    and the README names every shared option."""
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    parsers = _subparsers()
+    rows = re.findall(r"^\| `archdsl (\w+) ([^`]*)`", readme, re.M)
+    assert {c for c, _ in rows} >= set(EXPECTED)
+    for command, usage in rows:
+        known = {f for a in parsers[command]._actions if a.help is not argparse.SUPPRESS
+                 for f in a.option_strings}
+        used = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", usage))
+        assert used <= known, f"{command}: {used - known}"
+    for opt in OPTIONS.values():
+        assert all(f"`{flag}" in readme or f"/{flag}" in readme for flag in opt.flags), opt.flags

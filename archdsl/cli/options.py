@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from archdsl.errors import COMMAND_LINE, ArchError
