@@ -141,42 +141,39 @@ def _mark_span(file: str, mark: Any, width: int = 1) -> Span:
     return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 1 + width)
 
 
-def _compose(path: Path, text: str) -> yaml.MappingNode | None:
-    """The recipe's YAML node tree (positions kept); None for an empty file."""
+def _settings(path: Path, text: str) -> dict[str, tuple[Any, Setting]]:
+    """The top-level ``key: value`` pairs of a recipe, each with its key's position: the
+    document is composed into nodes (which keep line and column), then each value built
+    with the safe constructor."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-    except yaml.YAMLError as e:
+        if node is not None and not isinstance(node, yaml.MappingNode):
+            raise TrainError("a recipe must be a mapping of setting: value", None,
+                             _mark_span(str(path), node.start_mark), text)
+        out: dict[str, tuple[Any, Setting]] = {}
+        for key_node, value_node in node.value if node is not None else ():
+            key = str(loader.construct_object(key_node, deep=True))
+            at = Setting(_mark_span(str(path), key_node.start_mark, len(key)), text)
+            out[key] = (loader.construct_object(value_node, deep=True), at)
+        return out
+    except yaml.YAMLError as e:   # a syntax error, or a tag the safe loader refuses (!!python/…)
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         problem = getattr(e, "problem", None) or getattr(e, "context", None) or str(e)
-        raise TrainError(f"not valid YAML: {problem}", "a recipe is a mapping of setting: value",
+        raise TrainError(f"not valid YAML: {problem}", None,
                          _mark_span(str(path), mark) if mark else Span(str(path), 1, 1),
                          text) from None
     finally:
         loader.dispose()
-    if node is not None and not isinstance(node, yaml.MappingNode):
-        raise TrainError("a recipe must be a mapping of setting: value", None,
-                         _mark_span(str(path), node.start_mark), text)
-    return node
 
 
 def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, tuple[Any, Setting]]:
     """A recipe's settings, ``extends:`` resolved, each with where it was written."""
-    text = path.read_text()
-    node = _compose(path, text)
-    out: dict[str, tuple[Any, Setting]] = {}
-    loader = yaml.SafeLoader("")
     try:
-        for key_node, value_node in node.value if node is not None else ():
-            key = loader.construct_object(key_node, deep=True)
-            at = Setting(_mark_span(str(path), key_node.start_mark, len(str(key))), text)
-            out[str(key)] = (loader.construct_object(value_node, deep=True), at)
-    except yaml.YAMLError as e:   # a tag the safe loader refuses (!!python/…)
-        mark = getattr(e, "problem_mark", None)
-        raise TrainError(f"not valid YAML: {getattr(e, 'problem', None) or e}", None,
-                         _mark_span(str(path), mark) if mark else Span(str(path), 1, 1), text) from None
-    finally:
-        loader.dispose()
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise TrainError(f"cannot read recipe {path}: {e}") from None
+    out = _settings(path, text)
     if "extends" not in out:
         return out
     base, at = out.pop("extends")
