@@ -84,8 +84,8 @@ def test_every_spec_rolls_up(name):
 
 
 def _cli(*args, timeout=60):
-    code = ("import sys; from archdsl.cli.report_cmd import main; "
-            f"s = main({list(args)!r}); "
+    code = ("import sys; from archdsl.cli.main import main; "
+            f"s = main({['report', *args]!r}); "
             "print('TORCH', 'torch' in sys.modules, file=sys.stderr); sys.exit(s)")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)

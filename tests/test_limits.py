@@ -4,7 +4,8 @@ import pytest
 import archdsl
 from archdsl.cli.main import main
 from archdsl.errors import ArchError
-from archdsl.ir.limits import GIB, Limits, parse_bytes
+from archdsl.cli.options import parse_bytes
+from archdsl.ir.limits import GIB, Limits
 
 HUGE_REPEAT = "input 3×32×32\nconv1: [3×3, 64] ×1000000000\n"
 
@@ -114,7 +115,7 @@ def test_train_is_refused_before_reading_data(tmp_path, capsys, monkeypatch):
     assert not out.exists()
     # the recipe's batch size is what the activation budget is checked at
     assert main(["train", "resnet20", "--data", "digits", "--recipe", "smoke", "--out", str(out),
-                 "--batch-size", "64", "--max-activation", "1MiB", "--quiet"]) == 2
+                 "--batch", "64", "--max-activation", "1MiB", "--quiet"]) == 2
     assert "at batch 64" in capsys.readouterr().err
 
 
@@ -125,7 +126,7 @@ def test_bench_is_refused_before_allocating(capsys):
 
 def test_eval_parses_the_limit_flags():
     from archdsl.cli.main import make_parser
-    from archdsl.ir.limits import limits_from_args
+    from archdsl.cli.options import limits_from_args
     args = make_parser().parse_args(["eval", "resnet20", "--checkpoint", "c.pt", "--max-params",
                                      "2e6", "--max-activation", "2GiB", "--max-depth", "50"])
     got = limits_from_args(args, batch=128)

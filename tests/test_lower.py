@@ -234,9 +234,9 @@ def test_graph_is_used_as_is():
     assert load_graph(g) is g
     model = create_model(g)
     assert model.graph is g
-    with pytest.raises(ValueError, match="3 classes"):
+    with pytest.raises(ArchError, match="3 classes"):
         create_model(g, num_classes=7)
-    with pytest.raises(TypeError):
+    with pytest.raises(ArchError, match="cannot be applied"):
         create_model(g, n=3)
 
 

@@ -49,9 +49,16 @@ def test_onnx_without_the_package_is_a_clear_error(tmp_path, capsys):
         pytest.skip("onnx is installed")
     except ImportError:
         pass
-    assert run_build(tiny_resnet(), tmp_path / "o", export="onnx") == 2
-    assert "pip install onnx" in capsys.readouterr().err
+    from archdsl.cli.main import main
+    from archdsl.lowering.export import ExportUnavailable
+    with pytest.raises(ExportUnavailable) as e:
+        run_build(tiny_resnet(), tmp_path / "o", export="onnx")
+    assert isinstance(e.value, ArchError) and "pip install onnx" in e.value.render()
     assert not (tmp_path / "o").exists()  # refused before writing anything
+    assert main(["build", "resnet20", "-o", str(tmp_path / "o"), "--export", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("<command line>:1:1: error: --export onnx needs the 'onnx' package")
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
 
 
 def test_write_atomic_replaces_and_leaves_nothing(tmp_path):
@@ -67,7 +74,7 @@ def test_parser_reads_defines_safely():
     args = ap.parse_args(["build", "resnet-cifar", "-o", "out", "-D", "n=9", "-D",
                           "depths=3,4,6,3", "--export", "pt2"])
     assert (args.spec, args.out, args.export) == ("resnet-cifar", "out", "pt2")
-    from archdsl.cli.report_cmd import parse_define
+    from archdsl.cli.options import parse_define
 
     assert dict(parse_define(d) for d in args.define) == {"n": 9, "depths": (3, 4, 6, 3)}
     with pytest.raises(ArchError):

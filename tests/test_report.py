@@ -10,7 +10,8 @@ import types
 
 import pytest
 
-from archdsl.cli import report_cmd
+from archdsl.cli import options, report_cmd
+from archdsl.cli.main import main as cli_main
 from archdsl.analysis.count import CONVENTIONS, count
 from archdsl.errors import ArchError
 from archdsl.analysis.report import cost_label, human, render
@@ -35,7 +36,7 @@ def fake_api(monkeypatch):
 
 
 def run(argv, capsys):
-    status = report_cmd.main(argv)
+    status = cli_main(["report", *argv])
     out = capsys.readouterr()
     return status, out.out, out.err
 
@@ -68,19 +69,23 @@ def test_human():
 
 
 def test_define_values_are_parsed_not_evaluated():
-    assert report_cmd.parse_define("n=9") == ("n", 9)
-    assert report_cmd.parse_define("depths=3,4,6,3") == ("depths", (3, 4, 6, 3))
+    assert options.parse_define("n=9") == ("n", 9)
+    assert options.parse_define("depths=3,4,6,3") == ("depths", (3, 4, 6, 3))
     for bad in ("n=9+1", "n=__import__('os')", "n=", "9=9", "n", "n=1.5", "n=a,b"):
         with pytest.raises(ArchError):
-            report_cmd.parse_define(bad)
+            options.parse_define(bad)
 
 
 def test_input_sizes():
-    assert report_cmd.parse_input("3x224x224", 3) == (3, 224, 224)
-    assert report_cmd.parse_input("224", 3) == (3, 224, 224)
-    assert report_cmd.parse_input("1×32×48", 3) == (1, 32, 48)
-    with pytest.raises(ArchError):
-        report_cmd.parse_input("3x0x4", 3)
+    def shape(text, channels=3):
+        return options.input_shape(options.parse_input(text), channels)
+    assert shape("3x224x224") == (3, 224, 224)
+    assert shape("224") == (3, 224, 224)
+    assert shape("32x48", 1) == (1, 32, 48)
+    assert shape("1×32×48") == shape("1x32x48") == shape("1X32X48") == (1, 32, 48)
+    for bad in ("3x0x4", "3x224x224x2", "big", ""):
+        with pytest.raises(ArchError):
+            options.parse_input(bad)
 
 
 def test_command_table(fake_api, capsys):
@@ -131,12 +136,12 @@ import sys, types, io, contextlib
 sys.path.insert(0, {str(tests)!r})
 import test_count_nets as nets
 sys.modules["archdsl.api"] = types.SimpleNamespace(load=lambda name, limits=None, **p: nets.tiny_resnet(**p))
-from archdsl.cli.report_cmd import main
+from archdsl.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     for fmt in ("table", "json", "csv", "markdown"):
         for by in ("layer", "block", "stage"):
-            assert main(["x", "--format", fmt, "--by", by, "--convention", "full"]) == 0
-    assert main(["x", "--sweep", "width=2,4"]) == 0
+            assert main(["report", "x", "--format", fmt, "--by", by, "--convention", "full"]) == 0
+    assert main(["report", "x", "--sweep", "width=2,4"]) == 0
 print("torch" in sys.modules, "fvcore" in sys.modules)
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

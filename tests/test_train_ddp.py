@@ -58,7 +58,7 @@ def test_torchrun_two_ranks(tmp_path):
     run = tmp_path / "run"
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.yaml", "curves.png", "metrics.jsonl"]
     code = subprocess.run([sys.executable, "-m", "archdsl.train", "eval", "testnet:resnet", "--checkpoint",
-                           str(run / "checkpoint.pt"), "--data", "synthetic:3x8x8:30", "--json"],
+                           str(run / "checkpoint.pt"), "--data", "synthetic:3x8x8:30", "--format", "json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert code.returncode == 0, code.stderr
     single = json.loads(code.stdout.strip().splitlines()[-1])

@@ -63,10 +63,10 @@ def test_metrics_and_png_written(digits_run):
 
 def test_eval_command_reproduces_accuracy(digits_run, capsys):
     out, res = digits_run
-    rc = main(["eval", SPEC, "--checkpoint", str(out / "checkpoint.pt"), "--json"])
+    rc = main(["eval", SPEC, "--checkpoint", str(out / "checkpoint.pt"), "--format", "json"])
     assert rc == 0
     single = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert single["test_acc"] == pytest.approx(res["test_acc"])
-    rc = main(["eval", SPEC, "--checkpoint", str(out / "checkpoint.pt"), "--json", "--ten-crop"])
+    rc = main(["eval", SPEC, "--checkpoint", str(out / "checkpoint.pt"), "--format", "json", "--ten-crop"])
     ten = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0 and ten["test_count"] == 359 and ten["test_acc"] >= 0.9

@@ -108,7 +108,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_nan_loss_gives_nonzero_exit_from_cli(tmp_path, capsys):
-    rc = main(["train", "testnet:resnet", "-D", "n=1", "--recipe", "smoke", "--input-size", "3x16x16",
+    rc = main(["train", "testnet:resnet", "-D", "n=1", "--recipe", "smoke", "--input", "3x16x16",
                "--lr", "1e30", "--quiet", "--out", str(tmp_path / "r")])
     assert rc == 2
     assert "NaN/Inf" in capsys.readouterr().err

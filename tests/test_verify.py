@@ -198,11 +198,11 @@ def test_report_verify_exit_status(monkeypatch, capsys):
     import types
 
     import archdsl.lowering as lowering
-    from archdsl.cli.report_cmd import main
+    from archdsl.cli.main import main
     monkeypatch.setitem(sys.modules, "archdsl.api",
                         types.SimpleNamespace(load=lambda name, **p: tiny_resnet()))
     monkeypatch.setattr(lowering, "create_model", lambda g: lower(g))
-    assert main(["tiny", "--verify", "--format", "json"]) == 0
+    assert main(["report", "tiny", "--verify", "--format", "json"]) == 0
     assert "all agree" in capsys.readouterr().err
 
     def wrong(g):
@@ -210,6 +210,6 @@ def test_report_verify_exit_status(monkeypatch, capsys):
         model.head.fc = nn.Linear(16, 11)
         return model
     monkeypatch.setattr(lowering, "create_model", wrong)
-    assert main(["tiny", "--verify"]) == 1
+    assert main(["report", "tiny", "--verify"]) == 1
     err = capsys.readouterr().err
     assert "head.fc: params predicted 170 measured 187 (+17)" in err

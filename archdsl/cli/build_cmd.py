@@ -1,6 +1,6 @@
 """The ``archdsl build`` command: a spec compiled to files.
 
-``archdsl build SPEC [-o DIR] [-D k=v] [--export pt2|onnx] [--max-params N …]`` writes into ``build/<name>/``
+``archdsl build SPEC [-o DIR] [-D k=v] [--export pt2|onnx] [--max-params N …] [--batch N]`` writes into ``build/<name>/``
 (or DIR): ``model.py`` (standalone PyTorch source), ``ir.yaml`` (the validated IR, which
 ``archdsl.load`` reads back), ``report.json`` (counts) and, with ``--export``, ``model.pt2``
 or ``model.onnx`` (a freshly initialised model: the architecture, not trained weights).
@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 from archdsl.analysis.count import count
-from archdsl.errors import ArchError
 from archdsl.atomic import write_texts
+from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
+from archdsl.errors import COMMAND_LINE, ArchError
 from archdsl.ir.graph import Graph, dims_text
+from archdsl.ir.limits import Limits
 from archdsl.ir.yamlio import graph_to_yaml
-from archdsl.ir.limits import Limits, add_limit_options, limits_from_args
-from archdsl.cli.report_cmd import parse_define
 
 EXPORTS = ("pt2", "onnx")
 
@@ -46,31 +45,29 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
     """Compile ``spec`` into ``out_dir`` (default ``build/<name>``); returns the exit status.
 
     ``params`` are the ``-D`` overrides; ``limits`` the resource budgets (default
-    :class:`~archdsl.ir.limits.Limits`). :class:`ArchError` (spec errors) propagates for the
-    CLI to print; an unavailable export format prints a message and returns 2.
+    :class:`~archdsl.ir.limits.Limits`). :class:`ArchError` (spec errors, an unknown or
+    unavailable export format) propagates for the CLI to print; nothing is written then.
     """
     from archdsl.lowering import load_graph
     from archdsl.lowering.codegen import generate_source
 
     if export is not None and export not in EXPORTS:
-        raise ArchError(f"unknown export format {export!r}", hint="use --export pt2 or --export onnx")
+        raise ArchError(f"unknown export format {export!r}", COMMAND_LINE,
+                        hint="use --export pt2 or --export onnx")
     graph = load_graph(spec, limits=limits, **dict(params or {}))
     if export is not None:
-        from archdsl.lowering.export import ExportUnavailable, check_available
+        from archdsl.lowering.export import check_available
 
-        try:  # before writing anything: a failed build leaves no partial output
-            check_available(export)
-        except ExportUnavailable as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        check_available(export)  # before writing anything: a failed build leaves no partial output
     out = Path(out_dir) if out_dir is not None else Path("build") / graph.name
-    out.mkdir(parents=True, exist_ok=True)
     report = report_dict(graph)
-    # All three texts exist before any file changes, and they are renamed into place
-    # together: a killed build leaves the old set, not a new model.py beside an old IR.
-    written = write_texts({out / "model.py": generate_source(graph),
-                           out / "ir.yaml": graph_to_yaml(graph),
-                           out / "report.json": json.dumps(report, indent=1) + "\n"})
+    # All three texts exist before any file (or the directory) changes, and they are renamed
+    # into place together: a killed build leaves the old set, not a new model.py beside an
+    # old IR, and a graph codegen refuses leaves nothing.
+    texts = {"model.py": generate_source(graph), "ir.yaml": graph_to_yaml(graph),
+             "report.json": json.dumps(report, indent=1) + "\n"}
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_texts({out / name: text for name, text in texts.items()})
     if export is not None:
         from archdsl.lowering.export import FORMATS, export_model
         from archdsl.lowering.lower import lower
@@ -102,25 +99,12 @@ def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("build", help="compile a spec to model.py, ir.yaml, report.json",
                               description=__doc__.split("\n\n")[1])
     p.add_argument("spec", help="spec file or built-in name (e.g. resnet50)")
-    p.add_argument("-o", "--out", metavar="DIR", help="output directory (default build/<name>)")
-    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
-                   help="set a family parameter (integer or comma list of integers)")
+    add_options(p, "out", *SPEC, "batch")
     p.add_argument("--export", choices=EXPORTS, help="also export the model (torch.export / ONNX)")
-    add_limit_options(p)
     p.set_defaults(func=_run_args)
     return p
 
 
 def _run_args(args: argparse.Namespace) -> int:
-    return run_build(args.spec, args.out, dict(parse_define(d) for d in args.define), args.export,
-                     limits_from_args(args))
+    return run_build(args.spec, args.out, defines(args), args.export, limits_from_args(args))
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m archdsl.cli.build_cmd SPEC …``: the same as ``archdsl build SPEC …``."""
-    from archdsl.cli.main import main as cli_main
-    return cli_main(["build", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

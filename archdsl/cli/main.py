@@ -1,7 +1,10 @@
 """The ``archdsl`` command: argument parsing only; the work is done by the API modules.
 
-Spec errors (:class:`ArchError`) print like a compiler diagnostic and exit 2. Sub-commands
-that need torch (build, train, eval, bench, report --verify) import it only when run.
+Every failure a user can cause (:class:`ArchError`: spec errors, limits, recipes, data,
+checkpoints, weights, export) prints like a compiler diagnostic and exits 2. Sub-commands
+that need torch (build --export, train, eval, bench, report --verify) import it only when run.
+Shared options come from :mod:`archdsl.cli.options`; each verb group registers its own
+sub-commands, and none of them imports this module (no import cycles).
 """
 from __future__ import annotations
 
@@ -14,14 +17,13 @@ import time
 from archdsl.atomic import unwind_on_signal
 from archdsl.errors import ArchError
 from archdsl.ir.graph import dims_text
-from archdsl.ir.limits import add_limit_options, limits_from_args
+from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
 
 
 def _check(args: argparse.Namespace) -> int:
     """Validate specs; print one line per spec (name, layers, output shape); never imports torch."""
     from archdsl.api import load
-    from archdsl.cli.report_cmd import parse_define
-    params = dict(parse_define(d) for d in args.define)
+    params = defines(args)
     limits = limits_from_args(args)
     failed = 0
     for spec in args.specs:
@@ -42,8 +44,7 @@ def _check(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     """Print the validated IR, one node per line."""
     from archdsl.api import load
-    from archdsl.cli.report_cmd import parse_define
-    print(load(args.spec, limits=limits_from_args(args), **dict(parse_define(d) for d in args.define)))
+    print(load(args.spec, limits=limits_from_args(args), **defines(args)))
     return 0
 
 
@@ -61,13 +62,11 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="validate specs (torch-free)")
     p.add_argument("specs", nargs="+", help="spec files or bundled names")
-    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V")
-    add_limit_options(p)
+    add_options(p, *SPEC, "batch")
     p.set_defaults(func=_check)
     p = sub.add_parser("show", help="print the validated IR of a spec")
-    p.add_argument("spec")
-    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V")
-    add_limit_options(p)
+    p.add_argument("spec", help="spec file or bundled name")
+    add_options(p, *SPEC, "batch")
     p.set_defaults(func=_show)
     p = sub.add_parser("list", help="list bundled networks and family members")
     p.set_defaults(func=_list)

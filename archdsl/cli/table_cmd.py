@@ -5,8 +5,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from archdsl.atomic import write_text
+from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
+
+FORMATS = ("text", "markdown", "latex")
 
 
 def _fmt(args: argparse.Namespace) -> int:
@@ -36,16 +40,13 @@ def _table(args: argparse.Namespace) -> int:
     """Render one paper-style table for the given specs (one column per spec)."""
     from archdsl.api import load
     from archdsl.analysis.table import render_table
-    from archdsl.ir.limits import limits_from_args
-    from archdsl.cli.report_cmd import parse_define
-    params = dict(parse_define(d) for d in args.define)
     limits = limits_from_args(args)
-    graphs = [load(s, limits=limits, **params) for s in args.specs]
+    graphs = [load(s, limits=limits, **defines(args)) for s in args.specs]
     sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked))
     return 0
 
 
-def add_table_parsers(sub) -> None:
+def add_table_parsers(sub: Any) -> None:
     """Register ``table`` and ``fmt`` on the CLI's sub-parser object."""
     p = sub.add_parser("fmt", help="print specs in canonical form (--check, --in-place)")
     p.add_argument("specs", nargs="+", help="spec files")
@@ -55,11 +56,7 @@ def add_table_parsers(sub) -> None:
     p.set_defaults(func=_fmt)
     p = sub.add_parser("table", help="print a paper-style architecture table (torch-free)")
     p.add_argument("specs", nargs="+", help="spec files or bundled names (one column each)")
-    p.add_argument("--format", "-f", choices=("text", "markdown", "latex"), default="text")
+    add_options(p, *SPEC, "batch", format={"choices": FORMATS, "default": "text"})
     p.add_argument("--stacked", action="store_true",
                    help="print bracketed blocks one layer per line, as the papers do")
-    p.add_argument("-D", "--define", action="append", default=[], metavar="K=V",
-                   help="set a family parameter for every spec (e.g. -D n=9)")
-    from archdsl.ir.limits import add_limit_options
-    add_limit_options(p)
     p.set_defaults(func=_table)

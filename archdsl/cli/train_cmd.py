@@ -1,54 +1,51 @@
 """``archdsl train | eval | bench``: argument parsing only; the work is in the API modules.
 
 :func:`register` adds the three subcommands to the main CLI's argparse subparsers; each sets
-``func(args) -> int``. User errors (:class:`TrainError`) print a diagnostic and return 2.
+``func(args) -> int``. User errors (:class:`~archdsl.train.errors.TrainError`, an
+:class:`~archdsl.errors.ArchError`) propagate to the main CLI, which prints them and exits 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from typing import Any, Callable
+from typing import Any
 
-from archdsl.ir.limits import add_limit_options, limits_from_args
-from archdsl.train.errors import TrainError
+from archdsl.cli.options import SPEC, add_options, defines, input_shape, limits_from_args
 
-
-def _defines(items: list[str] | None) -> dict[str, Any]:
-    """``-D`` exactly as every other command reads it: integers or comma lists of integers,
-    never evaluated (a bad value is a spec error, exit 2)."""
-    from archdsl.cli.report_cmd import parse_define
-    return dict(parse_define(d) for d in items or [])
+#: ``eval`` and ``bench`` print a sentence, or one JSON object for scripts.
+FORMATS = ("text", "json")
 
 
-def _shape(text: str) -> list[int]:
-    try:
-        dims = [int(v) for v in text.lower().replace("×", "x").split("x")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected C x H x W like 3x32x32, got {text!r}") from None
-    if len(dims) != 3:
-        raise argparse.ArgumentTypeError(f"expected C x H x W like 3x32x32, got {text!r}")
-    return dims
+def _channels(spec: str, params: dict[str, Any]) -> int:
+    """The input channels of ``spec`` (3 for the built-in test nets): what ``--input 32x32``
+    keeps. Parsing and building cost milliseconds and no torch."""
+    if spec.startswith("testnet:"):
+        return 3
+    from archdsl.api import load
+    return load(spec, **params).input_shape[0]
 
 
-def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn TrainError into a printed diagnostic and exit code 2."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except TrainError as e:
-            print(e.render(), file=sys.stderr)
-            return 2
-    run.__doc__ = fn.__doc__
-    return run
+def _input(args: argparse.Namespace) -> list[int] | None:
+    """``--input`` completed to C, H, W (None: the model's own / the data's)."""
+    dims = getattr(args, "input", None)
+    if dims is None:
+        return None
+    return list(dims if len(dims) == 3 else input_shape(dims, _channels(args.spec, defines(args))))
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace, batch_key: str = "batch_size") -> dict[str, Any]:
+    """The recipe settings the command line changes: ``--set k=v`` then the named flags
+    (``--batch`` sets ``batch_key``: the training batch, or eval's ``eval_batch_size``)."""
     from archdsl.train.config import parse_assignments
     out = parse_assignments(args.set or [])
-    for key in ("steps", "lr", "batch_size", "device", "amp", "seed", "input_size"):
+    for key in ("steps", "lr", "device", "amp", "seed"):
         if getattr(args, key, None) is not None:
             out[key] = getattr(args, key)
+    if getattr(args, "batch", None) is not None:
+        out[batch_key] = args.batch
+    size = _input(args)
+    if size is not None:
+        out["input_size"] = size
     for key in ("compile", "deterministic", "ten_crop"):
         if getattr(args, key, False):
             out[key] = True
@@ -62,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from archdsl.train.config import load_config
     from archdsl.train.loop import train
     cfg = load_config(args.recipe, _overrides(args))
-    res = train(args.spec, args.data, cfg, args.out, params=_defines(args.define),
+    res = train(args.spec, args.data, cfg, args.out, params=defines(args),
                 resume=args.resume, quiet=args.quiet,
                 limits=limits_from_args(args, batch=cfg.batch_size))
     if res["rank"] == 0:
@@ -79,11 +76,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from archdsl.train.loop import build
     from archdsl.train.models import spec_text
     from archdsl.train.runtime import autocast, setup, teardown
-    params = _defines(args.define) if args.define else None
+    params = defines(args) if args.define else None
     state = checkpoint.load(args.checkpoint, spec_text(args.spec), params)
     saved = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
     cfg = load_config(None, {**saved, "device": "auto", "amp": "auto", "channels_last": "auto",
-                             "compile": False, **_overrides(args)})
+                             "compile": False, **_overrides(args, "eval_batch_size")})
     rt = setup(cfg)
     try:
         model, pipe = build(args.spec, state["params"], cfg, args.data, rt,
@@ -94,7 +91,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     finally:
         teardown(rt)
     if rt.is_main:
-        if args.json:
+        if args.format == "json":
             print(json.dumps({"step": state["step"], **res}))
         else:
             view = "10-crop" if cfg.ten_crop else "single view"
@@ -106,11 +103,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Steady-state images/s and peak memory of the lowered spec on a random batch."""
     from archdsl.train.bench import bench
-    res = bench(args.spec, _defines(args.define), batch=args.batch, train=args.train,
+    size = _input(args)
+    batch = args.batch or 64
+    res = bench(args.spec, defines(args), batch=batch, train=args.train,
                 device=args.device or "auto", compile=args.compile, channels_last=args.channels_last,
-                amp=args.amp, input_size=tuple(args.input_size) if args.input_size else None,
-                warmup=args.warmup, iters=args.iters, limits=limits_from_args(args))
-    if args.json:
+                amp=args.amp, input_size=tuple(size) if size else None,
+                warmup=args.warmup, iters=args.iters, limits=limits_from_args(args, batch=batch))
+    if args.format == "json":
         print(json.dumps(res))
     else:
         print(f"{res['spec']} {res['mode']} on {res['device']}, batch {res['batch']}, input "
@@ -121,59 +120,50 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _spec(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec file or name (testnet:resnet / testnet:plain for built-in test nets)")
-    p.add_argument("-D", "--define", dest="define", action="append", metavar="K=V",
-                   help="set a family parameter (integer or comma list of integers), e.g. -D n=3")
 
 
 def register(subparsers: Any) -> None:
     """Add ``train``, ``eval`` and ``bench`` to an argparse subparsers object."""
     p = subparsers.add_parser("train", help="train a spec", description=cmd_train.__doc__)
-    _common(p)
+    _spec(p)
+    add_options(p, *SPEC, "input", "batch", out={"required": True})
     p.add_argument("--data", default="digits",
                    help="digits | synthetic[:CxHxW[:N]] | cifar10:PATH | imagefolder:PATH (default digits)")
     p.add_argument("--recipe", help="recipe YAML path or name in recipes/ (e.g. cifar-paper, smoke)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any recipe setting")
-    p.add_argument("--out", required=True, help="run directory, e.g. runs/resnet20")
     p.add_argument("--resume", action="store_true", help="continue exactly from --out's checkpoint")
     p.add_argument("--steps", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--amp", choices=("auto", "none", "bf16"))
-    p.add_argument("--input-size", type=_shape, metavar="CxHxW", help="model input, e.g. 3x32x32")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    add_limit_options(p, batch=False)   # checked at the recipe's batch size
-    p.set_defaults(func=_guard(cmd_train))
+    p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("eval", help="evaluate a checkpoint", description=cmd_eval.__doc__)
-    _common(p)
+    _spec(p)
+    add_options(p, *SPEC, "batch", format={"choices": FORMATS, "default": "text"})
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", default="digits")
     p.add_argument("--ten-crop", action="store_true", help="4 corners + centre and their flips")
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--device")
-    p.add_argument("--json", action="store_true")
-    add_limit_options(p, batch=False)   # checked at the evaluation batch size
-    p.set_defaults(func=_guard(cmd_eval))
+    p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser("bench", help="throughput and peak memory", description=cmd_bench.__doc__)
-    _common(p)
-    p.add_argument("--batch", type=int, default=64)
+    _spec(p)
+    add_options(p, *SPEC, "input", "batch", format={"choices": FORMATS, "default": "text"})
     p.add_argument("--train", action="store_true", help="time forward+backward+SGD, not inference")
     p.add_argument("--device", nargs="?", const="cuda", default=None,
                    help="device (bare --device means cuda; default: cuda if available)")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--amp", choices=("none", "bf16"), default="none")
-    p.add_argument("--input-size", type=_shape, metavar="CxHxW")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=10)
-    p.add_argument("--json", action="store_true")
-    add_limit_options(p, batch=False)   # checked at --batch
-    p.set_defaults(func=_guard(cmd_bench))
+    p.set_defaults(func=cmd_bench)

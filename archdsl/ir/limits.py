@@ -9,9 +9,7 @@ batch 256) and can be raised from the CLI (``--max-params`` …) or the API
 """
 from __future__ import annotations
 
-import argparse
 import math
-import re
 from dataclasses import dataclass
 
 from archdsl.errors import ArchError, Span
@@ -86,68 +84,3 @@ def show_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:,.1f} {unit}"
     return f"{n:,} B"
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def parse_bytes(text: str) -> int:
-    """``"64GiB"``, ``"500MB"``, ``"1024"`` -> bytes; anything else is an ArchError."""
-    m = _SIZE.fullmatch(text.strip())
-    if not m:
-        raise ArchError(f"bad memory size {text!r}", hint="write it like 64GiB, 500MB or 1024")
-    return int(float(m[1]) * _UNITS[(m[2] or "b").lower()])
-
-
-def _positive(text: str) -> int:
-    """argparse type: a positive integer (``2000000000``, ``2_000_000_000`` or ``2e9``)."""
-    try:
-        value = float(text.replace("_", "")) if "e" in text.lower() else int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1 or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(value)
-
-
-def _size(text: str) -> int:
-    """argparse type: a memory size (``64GiB``)."""
-    try:
-        return parse_bytes(text)
-    except ArchError as e:
-        raise argparse.ArgumentTypeError(e.message) from None
-
-
-def add_limit_options(parser: argparse.ArgumentParser, *, batch: bool = True) -> None:
-    """Add the resource-budget flags (defaults: :class:`Limits`) to a sub-command.
-
-    ``batch=False`` for commands that already have a ``--batch`` of their own (report,
-    bench): :func:`limits_from_args` is then given that batch.
-    """
-    d = Limits()
-    g = parser.add_argument_group("resource limits (checked on the IR before anything is allocated)")
-    g.add_argument("--max-params", type=_positive, metavar="N",
-                   help=f"most learnable parameters (default {d.max_params:,})")
-    g.add_argument("--max-depth", type=_positive, metavar="N",
-                   help=f"most weighted conv/fc layers (default {d.max_depth:,})")
-    g.add_argument("--max-repeat", type=_positive, metavar="N",
-                   help=f"largest repeat count ×N (default {d.max_repeat:,})")
-    g.add_argument("--max-activation", type=_size, metavar="SIZE",
-                   help=f"most float32 activation memory at the batch size, e.g. 64GiB "
-                        f"(default {d.max_activation_bytes // GIB} GiB)")
-    if batch:
-        g.add_argument("--batch", type=_positive, default=1,
-                       help="batch size the activation budget is checked at (default 1)")
-
-
-def limits_from_args(args: argparse.Namespace, batch: int | None = None) -> Limits:
-    """The :class:`Limits` the flags of :func:`add_limit_options` ask for; ``batch``
-    overrides ``args.batch`` (a training run checks at its recipe's batch size)."""
-    d = Limits()
-    return Limits(max_params=args.max_params or d.max_params,
-                  max_depth=args.max_depth or d.max_depth,
-                  max_repeat=args.max_repeat or d.max_repeat,
-                  max_activation_bytes=args.max_activation or d.max_activation_bytes,
-                  batch=batch if batch is not None else getattr(args, "batch", None) or 1)

@@ -70,7 +70,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
             return ArchError("unclosed '[': the block never ends", _open_bracket(text, file) or span,
                              "close the block with ']'", source=text)
         return ArchError("unexpected end of file", span, _expected_hint(expected), source=text)
-    assert isinstance(exc, UnexpectedToken)
+    if not isinstance(exc, UnexpectedToken):   # lark raises no other kind; still say where
+        line, col = max(1, getattr(exc, "line", 1)), max(1, getattr(exc, "column", 1))
+        return ArchError("syntax error", Span(file, line, col), source=text)
     tok = exc.token
     expected = exc.accepts or exc.expected
     span = _tok_span(file, tok)

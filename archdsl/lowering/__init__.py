@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits
 
@@ -39,17 +40,24 @@ def load_graph(spec: str | Path | Graph, num_classes: int | None = None,
     ``num_classes`` overrides the spec's ``classes``; ``params`` are family parameters (the
     ``-D`` overrides); ``limits`` the resource budgets a spec is checked against
     (:class:`~archdsl.ir.limits.Limits`). A :class:`~archdsl.ir.graph.Graph` is returned as is (``num_classes`` must
-    then agree with it: a built graph cannot be re-parameterised).
+    then agree with it: a built graph cannot be re-parameterised); either mismatch is an
+    :class:`~archdsl.errors.ArchError` located in the graph's source.
     """
     if isinstance(spec, Graph):
         if params:
-            raise TypeError(f"parameters {sorted(params)} cannot be applied to a built Graph")
+            raise ArchError(f"parameters {', '.join(sorted(params))} cannot be applied to the "
+                            f"built graph {spec.name}", spec.nodes[0].span,
+                            hint="pass the spec name or path to set family parameters",
+                            source=spec.source or None)
         if num_classes is not None and num_classes != spec.num_classes:
-            raise ValueError(f"{spec.name} is built with {spec.num_classes} classes, not "
-                             f"{num_classes}; pass the spec name or path to change it")
+            raise ArchError(f"{spec.name} is built with {spec.num_classes} classes, not "
+                            f"{num_classes}", spec.nodes[-1].span,   # the classifier
+                            hint="pass the spec name or path to change the class count",
+                            source=spec.source or None)
         return spec
     from archdsl.api import load  # imported here: lowering must not need the parser at import
 
     if num_classes is not None:
         params["classes"] = num_classes
     return load(str(spec), limits=limits, **params)
+

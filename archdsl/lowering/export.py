@@ -12,12 +12,14 @@ import torch
 from torch import nn
 
 from archdsl.atomic import atomic_path
+from archdsl.errors import COMMAND_LINE, ArchError
 
 FORMATS = {"pt2": ".pt2", "onnx": ".onnx"}
 
 
-class ExportUnavailable(RuntimeError):
-    """The requested export format needs a package that is not installed."""
+class ExportUnavailable(ArchError):
+    """The requested export format needs a package that is not installed (an
+    :class:`~archdsl.errors.ArchError` about the ``--export`` flag)."""
 
 
 def example_input(model: nn.Module, batch: int = 1) -> torch.Tensor:
@@ -32,11 +34,14 @@ def export_program(model: nn.Module, batch: int = 1) -> "torch.export.ExportedPr
 
 
 def check_available(fmt: str) -> None:
-    """Raise :class:`ExportUnavailable` (or ValueError) unless ``fmt`` can be written here."""
+    """Raise :class:`ExportUnavailable` unless ``fmt`` can be written here (an unknown
+    format is an :class:`~archdsl.errors.ArchError` too)."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise ArchError(f"unknown export format {fmt!r}", COMMAND_LINE,
+                        hint=f"use one of {', '.join(FORMATS)}")
     if fmt == "onnx" and importlib.util.find_spec("onnx") is None:
-        raise ExportUnavailable("--export onnx needs the 'onnx' package: pip install onnx onnxscript")
+        raise ExportUnavailable("--export onnx needs the 'onnx' package", COMMAND_LINE,
+                                hint="pip install onnx onnxscript")
 
 
 def export_model(model: nn.Module, path: str | Path, fmt: str) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
 
 # Ops after which the network no longer holds a spatial feature map: the head starts here.
@@ -21,8 +22,9 @@ _OUTPUT_FREE = frozenset({"conv", "bn", "fc", "add", "maxpool", "avgpool", "lrn"
                           "adaptive_avgpool", "pad_shortcut"})
 
 
-class PlanError(ValueError):
-    """The graph's wiring is not a chain of layers and residual blocks (an IR bug)."""
+class PlanError(ArchError, ValueError):
+    """The graph's wiring is not a chain of layers and residual blocks (a hand-edited
+    ``ir.yaml`` can get here): an ArchError, so the CLI prints it and exits 2."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,17 +19,34 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import dims_text
 
 
-class WeightMismatch(ValueError):
-    """The state dict does not fit the model; ``problems`` lists each disagreement."""
+class WeightMismatch(ArchError, ValueError):
+    """The state dict does not fit the model; ``problems`` lists each disagreement.
 
-    def __init__(self, problems: list[str]):
+    An :class:`~archdsl.errors.ArchError` located at the spec line of the first layer that
+    disagrees (when the model was lowered from a spec); still a ``ValueError`` for callers
+    that caught it as one."""
+
+    def __init__(self, problems: list[str], span: Span | None = None, source: str | None = None):
         self.problems = problems
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} weight mismatch(es):\n  {shown}{more}")
+        super().__init__(f"{len(problems)} weight mismatch(es):\n  {shown}{more}", span,
+                         hint="load weights of the same architecture (torchvision's resnet*, "
+                              "vgg*, vgg*_bn, alexnet), or pass strict=False",
+                         source=source)
+
+
+def _located(model: nn.Module, problems: list[str], layer: str | None) -> WeightMismatch:
+    """A :class:`WeightMismatch` at the spec line of IR node (module) ``layer``, if known."""
+    graph = getattr(model, "graph", None)
+    node = next((n for n in graph.nodes if n.name == layer), None) if graph is not None and layer else None
+    if node is None:
+        return WeightMismatch(problems)
+    return WeightMismatch(problems, node.span, graph.source or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +98,11 @@ def _check_variant(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> 
     v1 = [n.name for n in graph.nodes if n.block and n.local_name == "conv1" and n.op == "conv"
           and tuple(n["stride"]) != (1, 1) and any(m.name == f"{n.block}.conv3" for m in graph.nodes)]
     if v1:
-        raise WeightMismatch([
+        raise _located(model, [
             f"{graph.name} puts the downsampling stride on the first 1×1 conv ({v1[0]}: ResNet "
             "v1, the paper) but torchvision's bottleneck ResNets are v1.5 (stride on the 3×3 "
             "conv): the weights fit, the outputs would not; use the -v1.5 spec, or pass "
-            "check_variant=False to load them anyway"])
+            "check_variant=False to load them anyway"], v1[0])
 
 
 def load_torchvision_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
@@ -102,15 +119,19 @@ def load_torchvision_weights(model: nn.Module, state_dict: Mapping[str, torch.Te
         _check_variant(model, state_dict)
     ours, theirs = _layers(model.state_dict()), _layers(state_dict)
     problems, loaded = [], Loaded()
+    first: list[str] = []    # the archdsl layers the problems are about, in order
     new: dict[str, torch.Tensor] = {}
     for a, b in zip(ours, theirs):
         if a.kind != b.kind or set(a.tensors) != set(b.tensors):
             problems.append(f"{a.describe()} does not correspond to torchvision's {b.describe()}")
+            first.append(a.prefix)
             continue
         bad = [k for k in a.tensors if a.tensors[k].shape != b.tensors[k].shape]
         if bad:
             msg = f"shape mismatch: {a.describe()} vs torchvision's {b.describe()}"
             (loaded.skipped if not strict else problems).append(msg)
+            if strict:
+                first.append(a.prefix)
             continue
         loaded.pairs.append((a.prefix, b.prefix))
         new.update((f"{a.prefix}.{k}", t) for k, t in b.tensors.items())
@@ -120,9 +141,10 @@ def load_torchvision_weights(model: nn.Module, state_dict: Mapping[str, torch.Te
     # and would otherwise drown below the shape mismatches it induces.
     if strict:
         problems[:0] = extra
+        first[:0] = [a.prefix for a in ours[len(theirs):]]
     else:
         loaded.skipped.extend(extra)
     if problems:
-        raise WeightMismatch(problems)
+        raise _located(model, problems, first[0] if first else None)
     model.load_state_dict(new, strict=strict)
     return loaded

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archdsl.train.errors import TrainError
+
 
 class _Block(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, residual: bool):
@@ -61,6 +63,6 @@ def make_testnet(name: str, num_classes: int = 10, input_size: int | None = None
                  n: int = 3, **_: object) -> nn.Module:
     """Build ``resnet`` or ``plain`` (the part after ``testnet:``) with depth parameter n."""
     if name not in ("resnet", "plain"):
-        raise ValueError(f"unknown test net {name!r}; expected 'resnet' or 'plain'")
+        raise TrainError(f"unknown test net {name!r}", hint="use testnet:resnet or testnet:plain")
     return CifarNet(n=int(n), num_classes=num_classes, residual=name == "resnet",
                     input_size=int(input_size or 32))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from archdsl.train.errors import TrainError
+
 
 def adapt(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """Resize (bilinear) and repeat/average channels so float images match the model's input
@@ -19,7 +21,8 @@ def adapt(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
         elif c == 1:
             x = x.mean(1, keepdim=True)
         else:
-            raise ValueError(f"cannot adapt {x.shape[1]}-channel images to {c} channels")
+            raise TrainError(f"cannot adapt {x.shape[1]}-channel images to a {c}-channel input",
+                             hint="use data with 1 or as many channels as the spec's input")
     if x.shape[-2:] != (h, w):
         shrink = h < x.shape[-2] or w < x.shape[-1]
         x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=shrink)

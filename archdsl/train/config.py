@@ -3,7 +3,9 @@
 A recipe is a flat YAML mapping whose keys are :class:`TrainConfig` fields. ``extends:``
 names another recipe to start from (so AlexNet's recipe is ImageNet's plus three changes).
 Overrides are ``key=value`` strings parsed with YAML's scalar rules and checked against
-the field's type. Unknown keys are errors that list the valid ones.
+the field's type. Unknown keys are errors that suggest the closest valid one. Every error
+is located where the setting was written: ``file:line:col`` of the key in the recipe file,
+or the command line.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from archdsl.errors import COMMAND_LINE, Span
 from archdsl.train.errors import TrainError
 
 #: Where named recipes (``--recipe cifar-paper``) are looked up besides the given path.
@@ -81,13 +84,21 @@ _CHOICES = {
 }
 
 
-def _unknown(key: str, where: str) -> TrainError:
+@dataclass(frozen=True)
+class Setting:
+    """Where a setting was written: a key in a recipe file (its span and the file's text,
+    so an error points at it with a caret) or the command line."""
+    span: Span | None = COMMAND_LINE
+    source: str | None = None
+
+
+def _unknown(key: str, at: Setting) -> TrainError:
     close = difflib.get_close_matches(key, _FIELDS, n=1)
     hint = f"did you mean {close[0]!r}?" if close else "valid keys: " + ", ".join(sorted(_FIELDS))
-    return TrainError(f"unknown training setting {key!r} in {where}", hint=hint)
+    return TrainError(f"unknown training setting {key!r}", hint, at.span, at.source)
 
 
-def _coerce(key: str, value: Any, where: str) -> Any:
+def _coerce(key: str, value: Any, at: Setting) -> Any:
     """Check ``value`` against the field's declared type, converting ints to floats."""
     kind = _FIELDS[key].type
     if value is None and "None" in kind:
@@ -105,58 +116,99 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if isinstance(value, list) and all(ok["int"](v) for v in value):
             return list(value)
     elif base == "str" and isinstance(value, (bool, int, float)):
-        return _coerce(key, str(value).lower() if isinstance(value, bool) else str(value), where)
+        return _coerce(key, str(value).lower() if isinstance(value, bool) else str(value), at)
     elif ok[base](value):
         if key in _CHOICES and value not in _CHOICES[key]:
-            raise TrainError(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+            raise TrainError(f"{key} must be one of {', '.join(_CHOICES[key])}, got {value!r}",
+                             span=at.span, source=at.source)
         return float(value) if base == "float" else value
-    raise TrainError(f"{where}: {key} must be {kind}, got {value!r}")
+    raise TrainError(f"{key} must be {kind}, got {value!r}", span=at.span, source=at.source)
 
 
-def resolve_recipe(name: str) -> Path:
-    """Find a recipe by path, or by name in the project's ``recipes/`` directory."""
+def resolve_recipe(name: str, at: Setting = Setting()) -> Path:
+    """Find a recipe by path, or by name in the project's ``recipes/`` directory; ``at`` is
+    where it was named (the command line, or an ``extends:`` key)."""
     for cand in (Path(name), RECIPES_DIR / name, RECIPES_DIR / f"{name}.yaml"):
         if cand.is_file():
             return cand
     known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-    raise TrainError(f"recipe {name!r} not found", hint="known recipes: " + ", ".join(known))
+    raise TrainError(f"recipe {name!r} not found", "known recipes: " + ", ".join(known),
+                     at.span, at.source)
 
 
-def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _mark_span(file: str, mark: Any, width: int = 1) -> Span:
+    """A :class:`Span` from a PyYAML mark (0-based line and column)."""
+    return Span(file, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 1 + width)
+
+
+def _settings(path: Path, text: str) -> dict[str, tuple[Any, Setting]]:
+    """The top-level ``key: value`` pairs of a recipe, each with its key's position: the
+    document is composed into nodes (which keep line and column), then each value built
+    with the safe constructor."""
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise TrainError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise TrainError(f"{path}: a recipe must be a mapping of setting: value")
-    base = data.pop("extends", None)
-    if base is None:
-        return data
-    parent = resolve_recipe(str(base)) if not (path.parent / str(base)).is_file() else path.parent / str(base)
-    if parent.resolve() in seen:
-        raise TrainError(f"{path}: recipes extend each other in a cycle")
-    return {**_read(parent, seen + (path.resolve(),)), **data}
+        node = loader.get_single_node()
+        if node is not None and not isinstance(node, yaml.MappingNode):
+            raise TrainError("a recipe must be a mapping of setting: value", None,
+                             _mark_span(str(path), node.start_mark), text)
+        out: dict[str, tuple[Any, Setting]] = {}
+        for key_node, value_node in node.value if node is not None else ():
+            key = str(loader.construct_object(key_node, deep=True))
+            at = Setting(_mark_span(str(path), key_node.start_mark, len(key)), text)
+            out[key] = (loader.construct_object(value_node, deep=True), at)
+        return out
+    except yaml.YAMLError as e:   # a syntax error, or a tag the safe loader refuses (!!python/…)
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        problem = getattr(e, "problem", None) or getattr(e, "context", None) or str(e)
+        raise TrainError(f"not valid YAML: {problem}", None,
+                         _mark_span(str(path), mark) if mark else Span(str(path), 1, 1),
+                         text) from None
+    finally:
+        loader.dispose()
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, tuple[Any, Setting]]:
+    """A recipe's settings, ``extends:`` resolved, each with where it was written."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise TrainError(f"cannot read recipe {path}: {e}") from None
+    out = _settings(path, text)
+    if "extends" not in out:
+        return out
+    base, at = out.pop("extends")
+    local = path.parent / str(base)
+    parent = local if local.is_file() else resolve_recipe(str(base), at)
+    if parent.resolve() in seen + (path.resolve(),):
+        raise TrainError("recipes extend each other in a cycle", None, at.span, at.source)
+    return {**_read(parent, seen + (path.resolve(),)), **out}
 
 
 def load_config(recipe: str | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Build a config from a recipe (path or name; None = defaults) and override values."""
+    """Build a config from a recipe (path or name; None = defaults) and override values.
+
+    Every error is a :class:`TrainError` located where the setting was written: the key in
+    the recipe file (``file:line:col``), or the command line for an override."""
     values: dict[str, Any] = {}
-    if recipe:
-        path = resolve_recipe(recipe)
-        for key, value in _read(path).items():
-            if key not in _FIELDS:
-                raise _unknown(key, str(path))
-            values[key] = _coerce(key, value, str(path))
-    for key, value in (overrides or {}).items():
+    origin: dict[str, Setting] = {}
+    settings = _read(resolve_recipe(recipe)) if recipe else {}
+    settings.update((k, (v, Setting())) for k, v in (overrides or {}).items())
+    for key, (value, at) in settings.items():
         if key not in _FIELDS:
-            raise _unknown(key, "overrides")
-        values[key] = _coerce(key, value, "override")
+            raise _unknown(key, at)
+        values[key], origin[key] = _coerce(key, value, at), at
     cfg = TrainConfig(**values)
+
+    def refuse(key: str, message: str) -> TrainError:
+        at = origin.get(key, Setting(None))
+        return TrainError(message, span=at.span, source=at.source)
+
     for key in ("steps", "batch_size", "eval_every", "log_every", "ckpt_every", "eval_batch_size"):
         if getattr(cfg, key) < 1:
-            raise TrainError(f"{key} must be at least 1, got {getattr(cfg, key)}")
+            raise refuse(key, f"{key} must be at least 1, got {getattr(cfg, key)}")
     if cfg.scale_min > cfg.scale_max:
-        raise TrainError(f"scale_min {cfg.scale_min} exceeds scale_max {cfg.scale_max}")
+        raise refuse("scale_max" if "scale_max" in origin else "scale_min",
+                     f"scale_min {cfg.scale_min} exceeds scale_max {cfg.scale_max}")
     return cfg
 
 
@@ -166,7 +218,7 @@ def parse_assignments(items: list[str], what: str = "--set") -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise TrainError(f"{what} expects key=value, got {item!r}")
+            raise TrainError(f"{what} expects key=value, got {item!r}", span=COMMAND_LINE)
         try:
             out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
