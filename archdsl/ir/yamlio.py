@@ -145,8 +145,6 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
                       file=str(doc.get("file", file)), source=doc.get("source") or "")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ArchError(f"malformed IR file: {type(e).__name__}: {e}", where) from None
-    if not graph.nodes:
-        raise ArchError("the IR file has no nodes", where)
     _check_document(graph, file)
     graph.lint()
     return graph
