@@ -72,7 +72,7 @@ class Network(nn.Module):
     def __init__(self, graph: Graph, layers: Iterable[tuple[Node, nn.Module]]):
         super().__init__()
         for node, module in layers:
-            _install(self, graph, node, module)
+            _install(self, node, module)
         self.graph = graph
         self.name = graph.name
         self.input_shape = tuple(graph.input_shape)
@@ -130,7 +130,7 @@ class Network(nn.Module):
         return self._fn("stages")(self, x)
 
 
-def _install(root: nn.Module, graph: Graph, node: Node, module: nn.Module) -> None:
+def _install(root: nn.Module, node: Node, module: nn.Module) -> None:
     """Register ``module`` at ``node.name``, creating the stage/block/group namespaces on
     the way (in first-use order, so ``state_dict`` lists keys in IR order)."""
     *path, leaf = node.name.split(".")
