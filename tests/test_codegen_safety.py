@@ -73,3 +73,13 @@ def test_stage_names_that_are_not_python_names_are_refused(bad):
     nodes = tuple(dataclasses.replace(n, stage=bad) if n.stage == old else n for n in graph.nodes)
     with pytest.raises(ArchError, match="cannot be written as a Python name"):
         generate_source(dataclasses.replace(graph, stages=stages, nodes=nodes))
+
+
+def test_reserved_names_cover_every_nn_module_attribute():
+    """codegen refuses nn.Module's attribute names without importing torch; hold its list to
+    the torch actually installed."""
+    from torch import nn
+
+    from archdsl.lowering.codegen_items import MODULE_ATTRIBUTES
+    public = {n for n in dir(nn.Module) if not n.startswith("_")} | set(vars(nn.Module()))
+    assert public - {n for n in public if n.startswith("_")} <= MODULE_ATTRIBUTES

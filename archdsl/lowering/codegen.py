@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import inspect
+import importlib.util
 import re
 from pathlib import PurePath
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node, dims_text
-from archdsl.lowering import codegen_prelude, layers
 from archdsl.lowering.codegen_blocks import MARK, block_classes
 from archdsl.lowering.codegen_items import (HEAD_OPS, Instance, check_ident, class_name,
                                             inplace_nodes, item_io, stage_items)
@@ -63,8 +62,9 @@ def generate_source(graph: Graph) -> str:
     for name, _ in stages:
         check_ident(name, "stage")
     cls = class_name(graph.name)
-    taken = {cls, "build", "create_model", *_PRELUDE,
-             *(n for n, v in vars(layers).items() if isinstance(v, type))}
+    layer_classes = {name: src for name, src in definitions("archdsl.lowering.layers").items()
+                     if src.startswith("class ")}
+    taken = {cls, "build", "create_model", *_PRELUDE, *layer_classes}
     classes = block_classes([it for _, items in stages for it in items if isinstance(it, Instance)],
                             graph, ctx, taken)
     clf, clf_src = _classifier(graph, stages, ctx)
@@ -77,12 +77,22 @@ def generate_source(graph: Graph) -> str:
                                f'image → num_classes logits."""', ""]
                      + init + fwd + _builders(cls, clf is not None, graph.num_classes))
     used = _names(body)
-    prelude = [inspect.getsource(getattr(codegen_prelude, name)).rstrip() for name in _PRELUDE
-               if name == "Stage" or name in used]
-    prelude[-1:-1] = [inspect.getsource(v).rstrip() for name, v in vars(layers).items()
-                      if isinstance(v, type) and v.__module__ == layers.__name__ and name in used]
+    helpers = definitions("archdsl.lowering.codegen_prelude")
+    prelude = [helpers[name] for name in _PRELUDE if name == "Stage" or name in used]
+    prelude[-1:-1] = [src for name, src in layer_classes.items() if name in used]
     text = "\n\n\n".join(prelude) + "\n" + body
     return "\n".join(_header(graph) + _imports(_names(text)) + ["", "", ""]) + text + "\n"
+
+
+def definitions(module: str) -> dict[str, str]:
+    """The source of each top-level function and class of ``module``, read from its file
+    without importing it: the helpers model.py copies are real, tested code, but importing
+    them would import torch, which ``archdsl build`` must not pay for."""
+    path = importlib.util.find_spec(module).origin
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return {d.name: ast.get_source_segment(text, d) for d in ast.parse(text).body
+            if isinstance(d, (ast.FunctionDef, ast.ClassDef))}
 
 
 def _names(source: str) -> set[str]:

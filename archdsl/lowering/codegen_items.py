@@ -11,8 +11,6 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from torch import nn
-
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
 from archdsl.lowering.torch_ops import TORCH_OPS
@@ -42,17 +40,35 @@ def group_of(local: str) -> str:
 def check_ident(name: str, what: str, node: Node | None = None) -> str:
     """``name`` if it can be written as a Python attribute or variable, else an ArchError."""
     if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
-            and not name.startswith("_") and name not in RESERVED and not hasattr(nn.Module, name)):
+            and not name.startswith("_") and name not in RESERVED):
         raise ArchError(f"{what} {name!r} cannot be written as a Python name in model.py",
                         node.span if node is not None else None,
                         hint="name stages and layers with letters, digits and underscores")
     return name
 
 
-# names a stage, layer or argument must not take in generated code (besides nn.Module's own
-# attributes): the generated methods and argument, and the module-level names of model.py
-RESERVED = {"self", "forward_features", "forward_stages", "num_classes", "torch", "nn", "F", "run",
-            "math", "OrderedDict"}
+# nn.Module's public attributes (torch 2.13; tests/test_codegen_safety.py holds this to
+# dir(nn.Module), so a torch upgrade that adds one fails there). Spelt out rather than read
+# from torch: codegen, like `archdsl build`, must not pay torch's import.
+MODULE_ATTRIBUTES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children",
+    "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward",
+    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
+    "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules",
+    "named_parameters", "parameters", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+    "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
+    "type", "xpu", "zero_grad",
+    "training",   # an instance attribute, set in nn.Module.__init__
+})
+
+# names a stage, layer or argument must not take in generated code: nn.Module's own
+# attributes, the generated methods and argument, and the module-level names of model.py
+RESERVED = MODULE_ATTRIBUTES | {"self", "forward_features", "forward_stages", "num_classes",
+                                "torch", "nn", "F", "run", "math", "OrderedDict"}
 
 
 @dataclass(frozen=True, slots=True)
