@@ -69,4 +69,7 @@ def test_eval_command_reproduces_accuracy(digits_run, capsys):
     assert single["test_acc"] == pytest.approx(res["test_acc"])
     rc = main(["eval", SPEC, "--checkpoint", str(out / "checkpoint.pt"), "--format", "json", "--ten-crop"])
     ten = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert rc == 0 and ten["test_count"] == 359 and ten["test_acc"] >= 0.9
+    # Half of the ten views are mirror images (AlexNet's protocol), and digits are not
+    # mirror-symmetric: a net trained without flips (as here, rightly) reads those worse, so
+    # the 10-crop figure sits below the single view (83 % measured vs 99 %), far above chance.
+    assert rc == 0 and ten["test_count"] == 359 and ten["test_acc"] >= 0.75

@@ -25,10 +25,9 @@ from pathlib import PurePath
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node, dims_text
 from archdsl.lowering.codegen_blocks import MARK, block_classes
-from archdsl.lowering.codegen_items import (HEAD_OPS, Instance, check_ident, class_name,
-                                            inplace_nodes, item_io, stage_items)
+from archdsl.lowering.codegen_items import Instance, check_ident, class_name, item_io, stage_items
 from archdsl.lowering.codegen_write import Body, block_class, comment, doc, last_uses
-from archdsl.lowering.torch_ops import TORCH_OPS, Context, layer_source
+from archdsl.lowering.torch_ops import TORCH_OPS, Context, context, head_start, layer_source
 
 __all__ = ["generate_source", "class_name"]
 # the prelude's helpers by name, in the order model.py defines them
@@ -57,7 +56,7 @@ def _classifier(graph: Graph, stages, ctx: Context) -> tuple[Node | None, tuple[
 
 def generate_source(graph: Graph) -> str:
     """Readable, standalone PyTorch source for ``graph`` (see the module docstring)."""
-    ctx = Context(inplace_nodes(graph))
+    ctx = context(graph)   # the same in-place choices as lowering
     stages = stage_items(graph)
     for name, _ in stages:
         check_ident(name, "stage")
@@ -191,8 +190,8 @@ def _shape(graph: Graph, item) -> tuple[int, ...]:
 def _net_forwards(graph: Graph, stages, ctx: Context, chain: bool) -> tuple[list[str], bool]:
     """forward, forward_features and forward_stages."""
     flat = [(s, it) for s, items in stages for it in items]
-    split = next((k for k, (_, it) in enumerate(flat)
-                  if isinstance(it, Node) and it.op in HEAD_OPS), len(flat))
+    start = head_start(graph)   # where lowering's forward_features stops too
+    split = next((k for k, (_, it) in enumerate(flat) if it is start), len(flat))
     head = ["", "    def forward(self, x):", '        """Logits for a batch of images."""']
     feats = ["", "    def forward_features(self, x):",
              '        """The network up to the head (global pool / flatten / fc): the last feature map."""']

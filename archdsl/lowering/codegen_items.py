@@ -1,5 +1,6 @@
 """What generated source is written in terms of: stages of layers and block instances, the
-names Python accepts, which layers may work in place and where the head begins.
+names Python accepts. (Which layers work in place and where the head begins are lowering's
+decisions, :func:`~archdsl.lowering.torch_ops.context` and ``head_start``, shared.)
 
 Shared by the class fitting (:mod:`.codegen_blocks`) and the writers (:mod:`.codegen_write`,
 :mod:`.codegen`). A name that cannot be a Python name is an :class:`~archdsl.errors.ArchError`
@@ -13,16 +14,6 @@ from dataclasses import dataclass
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
-from archdsl.lowering.torch_ops import TORCH_OPS
-
-# Ops after which the network no longer holds a spatial feature map: the head starts here.
-HEAD_OPS = frozenset({"gap", "adaptive_avgpool", "flatten", "fc"})
-# Ops whose backward does not need their own output and which return a fresh tensor, so an
-# in-place ReLU may overwrite it, as torchvision does; a residual add writes in place into
-# a conv/bn output (torchvision's ``out += identity``).
-_OUTPUT_FREE = frozenset({"conv", "bn", "fc", "add", "maxpool", "avgpool", "lrn", "gap",
-                          "adaptive_avgpool", "pad_shortcut"})
-_ADD_INTO = frozenset({"conv", "bn"})
 
 
 def class_name(name: str) -> str:
@@ -121,21 +112,6 @@ def stage_items(graph: Graph) -> list[tuple[str, list[Node | Instance]]]:
         done.add(n.block)
         i = j
     return out
-
-
-def inplace_nodes(graph: Graph) -> frozenset[str]:
-    """Nodes that may overwrite their first input: ReLUs (and residual adds into a conv/bn
-    output) that are the sole reader of a fresh, output-free producer."""
-    uses: dict[str, int] = {}
-    ops = {n.name: n.op for n in graph.nodes}
-    for n in graph.nodes:
-        for i in n.inputs:
-            uses[i] = uses.get(i, 0) + 1
-    return frozenset(
-        n.name for n in graph.nodes
-        if uses.get(n.inputs[0]) == 1 and (
-            (n.op == "relu" and ops.get(n.inputs[0]) in _OUTPUT_FREE)
-            or (TORCH_OPS[n.op].inline is not None and ops.get(n.inputs[0]) in _ADD_INTO)))
 
 
 def item_io(item) -> tuple[str, tuple[str, ...]]:
