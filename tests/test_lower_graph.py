@@ -231,6 +231,7 @@ def test_nested_names_become_nested_modules():
 
 
 NEW = {"concat": (CONCAT, ()), "mul": (MUL, ()), "sigmoid": (SIGMOID, ()), "identity": (IDENTITY, ()),
+       "silu": (("silu", ()), ()),
        "relu6": (("relu6", ()), ()), "leaky_relu": (("leaky_relu", attrs(negative_slope=0.1)), ()),
        "conv": (with_attrs(conv(4, 8, 3, p=2), dilation=(2, 2)), ("dilation=2",)),
        "maxpool": (with_attrs(pool("maxpool", 3, 2), ceil_mode=True), ("ceil_mode=True",)),
@@ -271,3 +272,10 @@ def test_inline_expressions():
     expr = TORCH_OPS["mul"].inline(mul, ctx, ["x", "gate"])
     assert expr == "x * gate"
     assert torch.equal(eval(expr, {"x": a, "gate": gate}), Mul()(a, gate))  # noqa: S307
+
+
+def test_silu_lowers_to_x_times_its_sigmoid():
+    node = N("s.x", ("silu", ()), (1,), ["input"], "s")
+    model = lower(net("one", (4, 9, 9), [node]))
+    x = torch.randn(2, 4, 9, 9)
+    assert torch.allclose(model(x), x * torch.sigmoid(x), atol=1e-6)

@@ -201,6 +201,8 @@ CASES = {
     "leaky_relu": (lambda: [L("x", conv(3, 4), "s"),
                             L("a", ("leaky_relu", attrs(negative_slope=0.2)), "s")],
                    lambda: _conv_then(nn.LeakyReLU(0.2))),
+    "silu": (lambda: [L("x", conv(3, 4), "s"), L("a", ("silu", ()), "s")],
+             lambda: _conv_then(nn.SiLU())),
     "identity": (lambda: [L("x", conv(3, 4), "s"), L("a", ("identity", ()), "s")],
                  lambda: _conv_then(nn.Identity())),
     "dilation": (lambda: [L("x", conv(3, 5, 3, 2, 1, bias=True, d=2), "s")],

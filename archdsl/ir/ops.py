@@ -16,7 +16,7 @@ Attributes (all window sizes are (h, w) tuples; see each entry's schema below):
   dropout  p
   pad_shortcut  stride, pad_before, pad_after   (option A: subsample, zero-pad channels)
   leaky_relu    negative_slope
-  relu, relu6, sigmoid, identity, gap, flatten, softmax, add, concat, mul: none
+  relu, relu6, sigmoid, silu, identity, gap, flatten, softmax, add, concat, mul: none
 Inputs: ``add`` (main path, shortcut), ``mul`` (x, gate), ``concat`` two or more (channel
 axis); every other op one.
 
@@ -384,6 +384,8 @@ OPS: dict[str, OpSpec] = {o.name: o for o in (
            flops_rule=_per_output(2), column="relu"),
     # exp(−x) (the sign folds into it), + 1, divide
     OpSpec("sigmoid", "sigmoid", "sigmoid", _same, flops_rule=_per_output(3), column="relu"),
+    # x·σ(x) (swish; EfficientNet, MobileNetV3): the sigmoid's 3 and one multiply
+    OpSpec("silu", "silu", "SiLU", _same, flops_rule=_per_output(4), column="relu"),
     OpSpec("identity", "identity", "identity", _same),
     # square, (size-1) window adds, ×alpha, +k, power, divide
     OpSpec("lrn", "lrn", "local response normalisation", _map_same("LRN"),

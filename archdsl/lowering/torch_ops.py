@@ -225,6 +225,7 @@ TORCH_OPS: dict[str, TorchOp] = {
     "relu6": _activation("nn.ReLU6"),
     "leaky_relu": TorchOp(lambda n, ctx: _torch("nn.LeakyReLU")(n["negative_slope"]), _leaky_relu_src),
     "sigmoid": _fixed("nn.Sigmoid"),
+    "silu": _fixed("nn.SiLU"),
     "identity": _fixed("nn.Identity"),
     "lrn": TorchOp(_lrn, _lrn_src, fresh=True),
     "maxpool": _pool("nn.MaxPool2d"),
