@@ -22,7 +22,7 @@ SPEC = str(SPEC_DIR / "resnet-cifar.arch")  # resnet20 is its n=3 member
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "resnet20-digits"
     # Digits 1×8×8 are upsampled on the device to the paper's 3×32×32 input. 250 steps of
-    # batch 64 is ~11 epochs, measured at 98.9 % test accuracy.
+    # batch 64 is ~11 epochs, measured at 98.9 % test accuracy (150 steps: 95.5 %, too close).
     cfg = load_config("cifar-paper", {"steps": 250, "batch_size": 64, "milestones": [150, 210],
                                       "input_size": [3, 32, 32], "eval_every": 125,
                                       "log_every": 25, "ckpt_every": 125, "augment": "padcrop"})
@@ -69,7 +69,8 @@ def test_eval_command_reproduces_accuracy(digits_run, capsys):
     assert single["test_acc"] == pytest.approx(res["test_acc"])
     rc = main(["eval", SPEC, "--checkpoint", str(out / "checkpoint.pt"), "--format", "json", "--ten-crop"])
     ten = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    # Half of the ten views are mirror images (AlexNet's protocol), and digits are not
-    # mirror-symmetric: a net trained without flips (as here, rightly) reads those worse, so
-    # the 10-crop figure sits below the single view (83 % measured vs 99 %), far above chance.
-    assert rc == 0 and ten["test_count"] == 359 and ten["test_acc"] >= 0.75
+    # Digits are not mirror-symmetric and padcrop training never flips them, so the five
+    # mirrored views are near chance (20-37 % each, measured) and pull the averaged softmax
+    # below the single view (83.3 % against 98.9 %). This checks the 10-crop path end to end;
+    # the geometry of the views is unit-tested in test_train_formats.
+    assert rc == 0 and ten["test_count"] == 359 and 0.5 <= ten["test_acc"] < single["test_acc"]
