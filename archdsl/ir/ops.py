@@ -73,7 +73,17 @@ def _pair(least: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, tuple) and len(v) == 2 and all(_is_int(x, least) for x in v)
 
 
-_INIT = re.compile(r"he|torch|normal\((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\)")
+_INIT = re.compile(r"he|torch|normal\(((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\)")
+
+
+def init_scheme(text: Any) -> tuple[str, float | None] | None:
+    """``("he"|"torch", None)`` or ``("normal", σ)`` for an ``init`` attribute, None if it is
+    not one (the INIT type admits exactly these)."""
+    m = _INIT.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        return None
+    return ("normal", float(m.group(1))) if m.group(1) else (text, None)
+
 
 POSITIVE = Type("an integer ≥ 1", lambda v: _is_int(v, 1))
 NATURAL = Type("an integer ≥ 0", lambda v: _is_int(v, 0))
@@ -84,7 +94,7 @@ REAL = Type("a finite number", lambda v: _is_number(v) and math.isfinite(v))
 PROBABILITY = Type("a probability in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1)
 FLAG = Type("true or false", lambda v: isinstance(v, bool))
 INIT = Type("an initialisation like 'he' or 'normal(0.01)'",
-            lambda v: isinstance(v, str) and _INIT.fullmatch(v) is not None)
+            lambda v: init_scheme(v) is not None)
 NUMBER_OR_NULL = Type("a number or null", lambda v: v is None or (_is_number(v) and math.isfinite(v)))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import importlib.util
 import re
 from pathlib import PurePath
@@ -83,6 +84,7 @@ def generate_source(graph: Graph) -> str:
     return "\n".join(_header(graph) + _imports(_names(text)) + ["", "", ""]) + text + "\n"
 
 
+@functools.lru_cache(maxsize=None)   # the files do not change while we run: parse them once
 def definitions(module: str) -> dict[str, str]:
     """The source of each top-level function and class of ``module``, read from its file
     without importing it: the helpers model.py copies are real, tested code, but importing

@@ -18,13 +18,13 @@ write sources from the table without paying torch's ~2 s import.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
+from archdsl.ir.ops import init_scheme
 
 if TYPE_CHECKING:
     from torch import nn
@@ -64,17 +64,12 @@ def _torch(name: str) -> Any:
     return getattr(layers, name)
 
 
-_NORMAL = re.compile(r"normal\(\s*([0-9.eE+-]+)\s*\)$")
-
-
 def _scheme(node: Node) -> tuple[str, float | None]:
     """``("he"|"normal"|"torch", std)`` for a weighted node's ``init`` attribute."""
     scheme = node.get("init", "torch")
-    m = _NORMAL.match(scheme)
-    if m:
-        return "normal", float(m.group(1))
-    if scheme in ("he", "torch"):
-        return scheme, None
+    parsed = init_scheme(scheme)   # the same reading the op table's INIT type admits
+    if parsed is not None:
+        return parsed
     raise ArchError(f"{node.name}: unknown init scheme {scheme!r}", node.span,
                     hint="use 'init he', 'init normal 0.01' or 'init torch'")
 
