@@ -109,7 +109,7 @@ def tiny_vgg(input_shape=(3, 8, 8)):
 def tiny_gated(input_shape=(3, 16, 16), classes=10):
     """The next papers' ops: ceil-mode pools, three parallel branches (1×1, dilated 3×3,
     identity) joined by concat, a squeeze-excitation gate (gap → 1×1 → relu → 1×1 → sigmoid
-    → mul), ReLU6 and leaky ReLU."""
+    → mul), ReLU6, leaky ReLU and SiLU."""
     m, se = "mix.0", "mix.0.se"
     return graph("tiny-gated", input_shape, [
         L("stem.conv", conv(3, 8), "stem"), L("stem.relu", ("relu6", ()), "stem"),
@@ -126,6 +126,7 @@ def tiny_gated(input_shape=(3, 16, 16), classes=10):
         L(f"{se}.sigmoid", ("sigmoid", ()), "mix", m),
         L(f"{m}.mul", ("mul", ()), "mix", m, (f"{m}.relu", f"{se}.sigmoid")),
         L("head.pool", pool("avgpool", 3, 2, ceil_mode=True), "head"),      # 8 → 4 (floor: 3)
+        L("head.act", ("silu", ()), "head"),
         L("head.gap", ("gap", ()), "head"), L("head.flatten", ("flatten", ()), "head"),
         L("head.fc", fc(16, classes), "head"),
     ])

@@ -196,7 +196,7 @@ class Gated(nn.Module):
         x = F.leaky_relu(torch.cat([self.branch1(x), self.branch2(x), x], 1), 0.1)
         gate = torch.sigmoid(self.se2(F.relu(self.se1(F.adaptive_avg_pool2d(x, 1)))))
         x = x * gate
-        return self.fc(F.adaptive_avg_pool2d(self.head_pool(x), 1).flatten(1))
+        return self.fc(F.adaptive_avg_pool2d(F.silu(self.head_pool(x)), 1).flatten(1))
 
 
 def test_gated_graph_counts_match_torch_and_fvcore():
@@ -211,5 +211,6 @@ def test_gated_graph_counts_match_torch_and_fvcore():
     full = count(G, convention="full").total
     e = 16 * 8 * 8
     assert full.add == e                                        # the gate's mul
-    assert full.relu == 2 * 8 * 256 + 2 * e + 4 + 3 * 16         # relu6, leaky, se relu, sigmoid
+    # relu6, leaky, se relu, sigmoid, silu (4 per element of the 16×4×4 head map)
+    assert full.relu == 2 * 8 * 256 + 2 * e + 4 + 3 * 16 + 4 * 16 * 16
     assert full.cost == 2 * macs + full.elementwise
