@@ -1,7 +1,10 @@
 """The torch-free public API: find a spec by name or path, parse, build and validate it."""
 from __future__ import annotations
 
+import contextvars
+import fnmatch
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ from archdsl.errors import COMMAND_LINE, ArchError, Span, split_lines
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
 from archdsl.lang.parser import parse
+from archdsl.resources import bundled
 from archdsl.builder.suggest import suggest
 
 Architecture = Graph  # the validated IR is what users hold
@@ -18,10 +22,10 @@ SPEC_DIRS_ENV = "ARCHDSL_SPECS"
 
 
 def spec_dirs() -> list[Path]:
-    """Where bundled spec names are looked up: $ARCHDSL_SPECS (os.pathsep-separated), then specs/."""
+    """Where bundled spec names are looked up: $ARCHDSL_SPECS (os.pathsep-separated), then the
+    bundled specs (the repository's ``specs/``, or the installed wheel's copy)."""
     dirs = [Path(p) for p in os.environ.get(SPEC_DIRS_ENV, "").split(os.pathsep) if p]
-    repo_specs = Path(__file__).resolve().parent.parent / "specs"
-    return dirs + [repo_specs]
+    return dirs + [bundled("specs")]
 
 
 def read_spec(path: str | os.PathLike) -> str:
@@ -61,14 +65,18 @@ def find_spec(name: str) -> tuple[Path, str | None]:
                     hint=suggest(name, known, "a network") or f"bundled: {', '.join(known)}")
 
 
-def list_specs() -> dict[str, Path]:
-    """Every bundled network name (file stems and family aliases) with its file."""
+def list_specs(pattern: str | None = None) -> dict[str, Path]:
+    """Every bundled network name (file stems and family aliases) with its file, sorted by
+    name; ``pattern`` keeps the names matching a shell wildcard, as timm's ``list_models``
+    (``list_specs("resnet*")``, ``list_specs("vgg1?-bn")``; case-insensitive)."""
     out: dict[str, Path] = {}
     for d in reversed(spec_dirs()):
         for f in _spec_files(d):
             out[f.stem] = f
             out.update((alias, f) for alias in _aliases(f))
-    return out
+    names = sorted(out) if pattern is None else [
+        n for n in sorted(out) if fnmatch.fnmatchcase(n.lower(), pattern.lower())]
+    return {n: out[n] for n in names}
 
 
 def _spec_files(d: Path) -> list[Path]:
@@ -96,6 +104,38 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
     ``limits`` sets the resource budgets (:class:`~archdsl.ir.limits.Limits`).
     Raises :class:`~archdsl.errors.ArchError` on any problem.
     """
+    try:
+        return _load(spec, alias, limits, params)
+    except ArchError as e:
+        raise (e if FROM_COMMAND_LINE.get() else _for_api(e, spec)) from None
+
+
+# Errors about arguments are worded for the command line, where they come from most often
+# (`-D n=x`, located at <command line>); from Python, the same facts read as arguments of
+# the call, which is named instead of a location. The CLI sets FROM_COMMAND_LINE while a
+# command runs, and keeps the command-line wording.
+FROM_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("archdsl_cli", default=False)
+_API_WORDS = ((re.compile(r"-D (\w+)"), r"parameter \1"), (re.compile(r" \(from -D\)"), ""),
+              (re.compile(r"\bfor example -D "), "for example load(spec, "),
+              (re.compile(r"-D values"), "parameters"))
+
+
+def _for_api(e: ArchError, spec: Any) -> ArchError:
+    """``e`` reworded for a Python caller when it is about the arguments (its span is
+    the command line); any other error (located in the spec) is returned unchanged."""
+    if e.span is None or e.span.file != COMMAND_LINE.file:
+        return e
+    def word(text: str | None) -> str | None:
+        for pattern, repl in _API_WORDS:
+            text = pattern.sub(repl, text) if text else text
+        return text
+    if type(e) is not ArchError:
+        return e
+    call = f"archdsl.load({str(spec)!r})" if "\n" not in str(spec) else "archdsl.load(<text>)"
+    return ArchError(f"{call}: {word(e.message)}", None, word(e.hint), e.notes)
+
+
+def _load(spec, alias, limits, params) -> Graph:
     text, file = _source(spec)
     if file is not None and file.endswith((".yaml", ".yml")):
         from archdsl.ir.yamlio import graph_from_yaml

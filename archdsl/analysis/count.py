@@ -121,6 +121,26 @@ class Counts:
             units[k] += 1
         return [u / scale for u in units]
 
+    def __repr__(self) -> str:
+        """One line: network, convention, input, params, MACs and the headline figure."""
+        t = self.total
+        return (f"Counts({self.network}, {self.convention}, {self.batch}×"
+                f"{dims_text(self.input_shape)}: {t.params:,} params, {t.macs:,} MACs"
+                + (" = paper FLOPs)" if self.convention == "paper"
+                   else f", {t.cost:,} {cost_label(self.convention)})"))
+
+    def _repr_html_(self) -> str:
+        """The per-stage table (output, params, MACs, the convention's figure, %) as HTML."""
+        from html import escape
+        head = "".join(f"<th>{h}</th>" for h in ("stage", "output", "params", "MACs",
+                                                  escape(cost_label(self.convention)), "%"))
+        body = "".join(f"<tr><td>{escape(r.name)}</td><td>{escape(dims_text(r.shape))}</td>"
+                       f"<td>{r.params:,}</td><td>{r.macs:,}</td><td>{r.cost:,}</td>"
+                       f"<td>{p:.1f}</td></tr>"
+                       for r, p in zip(self.stages, self.percent("stage")))
+        return (f"<div><b>{escape(repr(self))}</b><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table><i>{escape(self.description)}</i></div>")
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: metadata, total, and stage, block and layer rows."""
         def row(r: Row) -> dict[str, Any]:
@@ -133,6 +153,11 @@ class Counts:
                 "batch": self.batch, "total": row(self.total),
                 "stages": [row(r) for r in self.stages], "blocks": [row(r) for r in self.blocks],
                 "layers": [row(r) for r in self.layers]}
+
+
+def cost_label(convention: str) -> str:
+    """What the headline figure is called: paper FLOPs are MACs; the others are FLOPs."""
+    return "MACs = paper FLOPs" if convention == "paper" else f"FLOPs ({convention})"
 
 
 def count(graph: Graph, input: Shape | None = None, batch: int = 1,

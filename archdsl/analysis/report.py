@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from archdsl.analysis.count import COLUMNS, Counts, Row
+from archdsl.analysis.count import COLUMNS, Counts, Row, cost_label
 from archdsl.ir.graph import dims_text
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -26,11 +26,6 @@ class SweepRow:
     network: str
     depth: int
     counts: Counts
-
-
-def cost_label(convention: str) -> str:
-    """Column header of the headline figure: it says which convention it is in."""
-    return "MACs = paper FLOPs" if convention == "paper" else f"FLOPs ({convention})"
 
 
 def human(n: int) -> str:

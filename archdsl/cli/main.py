@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (kill, torchrun, a CI timeout) unwinds for the whole command, not only
     # during a write: the command's own cleanup runs too
     previous = signal.signal(signal.SIGTERM, unwind_on_signal) if in_main else None
+    from archdsl.api import FROM_COMMAND_LINE
+    wording = FROM_COMMAND_LINE.set(True)   # errors about arguments speak of -D, not load()
     try:
         return args.func(args)
     except ArchError as e:
@@ -96,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:   # an embedding program (or pytest) gets its own handler back
+        FROM_COMMAND_LINE.reset(wording)
         if in_main:
             signal.signal(signal.SIGTERM, previous)
 

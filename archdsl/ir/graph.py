@@ -192,6 +192,15 @@ class Graph:
             if not have or st.nodes != have:
                 raise ArchError(_stage_mismatch(st, have), st.span, source=src)
 
+    def __repr__(self) -> str:
+        """One line: name, depth, input → output, params, nodes (``str`` is the full dump)."""
+        from archdsl.ir.display import graph_repr
+        return graph_repr(self)
+
+    def _repr_html_(self) -> str:
+        from archdsl.ir.display import graph_html
+        return graph_html(self)
+
     def __str__(self) -> str:
         """A readable dump: one line per node with op, attributes and output shape."""
         lines = [f"network {self.name}  input {dims_text(self.input_shape)}"

@@ -18,10 +18,11 @@ from typing import Any
 import yaml
 
 from archdsl.errors import COMMAND_LINE, Span
+from archdsl.resources import bundled
 from archdsl.train.errors import TrainError
 
 #: Where named recipes (``--recipe cifar-paper``) are looked up besides the given path.
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES_DIR = bundled("recipes")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from archdsl.extras import need
 from archdsl.train.errors import TrainError
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff"}
@@ -60,11 +61,8 @@ def load_data(spec: str, *, val_split: float = 0.0, store_size: int = 256,
 
 def _digits() -> Dataset:
     """scikit-learn's 1,797 8×8 digits (values 0..16), split 80/20 with a fixed seed."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:  # scikit-learn is a test extra, not a runtime dependency
-        raise TrainError("the digits dataset needs scikit-learn", hint="pip install scikit-learn") from None
-    bunch = load_digits()
+    # scikit-learn comes with the `train` extra; without it, one line says so
+    bunch = need("sklearn.datasets", "--data digits").load_digits()
     x = torch.from_numpy(np.round(bunch.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)
     y = torch.from_numpy(bunch.target.astype(np.int64))
     # Stratification is unnecessary at this size; a seeded permutation keeps it dependency-free.
@@ -151,8 +149,7 @@ def _cifar10(root: Path) -> Dataset:
 
 def _load_image(path: Path, size: int) -> np.ndarray:
     """RGB image resized so its shorter side is ``size``, centre-cropped to size×size."""
-    from PIL import Image
-
+    Image = need("PIL.Image", "--data imagefolder:PATH")
     with Image.open(path) as im:
         im = im.convert("RGB")
         w, h = im.size

@@ -11,9 +11,10 @@ from pathlib import Path
 from torch import nn
 
 from archdsl.ir.limits import Limits
+from archdsl.resources import bundled
 from archdsl.train.errors import TrainError
 
-_SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
+_SPECS_DIR = bundled("specs")
 
 
 def spec_text(spec: str) -> str:

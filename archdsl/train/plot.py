@@ -9,9 +9,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
-
 from archdsl.atomic import atomic_path
+from archdsl.extras import need
 
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127)]
@@ -40,7 +39,7 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def _dashed(d: ImageDraw.ImageDraw, xy: list, color, width: int, on: float = 6, off: float = 4) -> None:
+def _dashed(d: "ImageDraw.ImageDraw", xy: list, color, width: int, on: float = 6, off: float = 4) -> None:
     """Pillow has no dash pattern: walk the polyline, drawing ``on`` px and skipping ``off``."""
     phase = 0.0
     for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
@@ -60,6 +59,8 @@ def _dashed(d: ImageDraw.ImageDraw, xy: list, color, width: int, on: float = 6, 
 def plot_curves(series: list[Series], path: str | Path, title: str = "",
                 xlabel: str = "iter.", ylabel: str = "error (%)", size=(800, 500)) -> Path:
     """Draw the curves with axes, ticks and a legend; returns the written path."""
+    need("PIL", "the curves PNG")   # Pillow comes with the `train` extra
+    from PIL import Image, ImageDraw, ImageFont
     w, h = size
     left, right, top, bottom = 70, 20, 40, 50
     img = Image.new("RGB", size, "white")

@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 
 from archdsl.train.config import TrainConfig
+from archdsl.train.errors import TrainError
 
 
 @dataclass
@@ -45,7 +46,7 @@ def setup(cfg: TrainConfig) -> Runtime:
     name = cfg.device
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    device = _device(name)
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
     if device.type == "cuda":
@@ -62,6 +63,22 @@ def setup(cfg: TrainConfig) -> Runtime:
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         rank, world = dist.get_rank(), dist.get_world_size()
     return Runtime(device, rank, world, local)
+
+
+def _device(name: str) -> torch.device:
+    """``torch.device(name)``, refused in one line when it does not exist here (no CUDA,
+    or an index past the last GPU) rather than failing later inside torch."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise TrainError(f"--device {name}: not a device (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"--device {name}: CUDA is not available (torch {torch.__version__}, "
+                         f"{'no CUDA build' if torch.version.cuda is None else 'no GPU found'}); "
+                         "use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise TrainError(f"--device {name}: there are only {torch.cuda.device_count()} GPUs")
+    return device
 
 
 def teardown(rt: Runtime) -> None:

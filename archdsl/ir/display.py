@@ -1,0 +1,43 @@
+"""Short views of a :class:`~archdsl.ir.graph.Graph` for a REPL and a notebook.
+
+``repr`` is one line (name, depth, input → output, params, nodes): a ResNet-152's full
+dump is ``str(graph)`` (``archdsl show``), 180 KB that would flood a notebook cell.
+``_repr_html_`` is a small table: the headline figures, then one row per stage.
+"""
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from archdsl.ir.ops import OPS, dims_text
+
+if TYPE_CHECKING:
+    from archdsl.ir.graph import Graph
+
+
+def node_params(graph: "Graph") -> dict[str, int]:
+    """Learnable parameters per node, from the op table (what ``archdsl.count`` reports)."""
+    shapes = graph.shapes
+    return {n.name: OPS[n.op].params(dict(n.attrs), [shapes[i] for i in n.inputs], n.shape)
+            for n in graph.nodes}
+
+
+def graph_repr(graph: "Graph") -> str:
+    """``Graph(resnet50: depth 50, 3×224×224 → 1000, 25,557,032 params, 177 nodes)``."""
+    params = sum(node_params(graph).values())
+    return (f"Graph({graph.name}: depth {graph.depth}, {dims_text(graph.input_shape)} → "
+            f"{dims_text(graph.output_shape)}, {params:,} params, {len(graph.nodes)} nodes)")
+
+
+def graph_html(graph: "Graph") -> str:
+    """The headline figures and a per-stage table (output size, nodes, params) as HTML."""
+    per_node = node_params(graph)
+    rows = "".join(
+        f"<tr><td>{escape(s.name)}</td><td>{escape(dims_text(graph.stage_output_shape(s)))}</td>"
+        f"<td>{len(s.nodes)}</td><td>{sum(per_node[n] for n in s.nodes):,}</td></tr>"
+        for s in graph.stages)
+    return (f"<div><b>{escape(graph.name)}</b>: depth {graph.depth}, "
+            f"{escape(dims_text(graph.input_shape))} → {escape(dims_text(graph.output_shape))}, "
+            f"{sum(per_node.values()):,} params, {len(graph.nodes)} nodes"
+            "<table><thead><tr><th>stage</th><th>output</th><th>nodes</th><th>params</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table></div>")
