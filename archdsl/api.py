@@ -1,7 +1,6 @@
 """The torch-free public API: find a spec by name or path, parse, build and validate it."""
 from __future__ import annotations
 
-import contextvars
 import fnmatch
 import os
 import re
@@ -9,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archdsl.builder.build import build
-from archdsl.errors import COMMAND_LINE, ArchError, Span, split_lines
+from archdsl.errors import COMMAND_LINE, FROM_COMMAND_LINE, ArchError, Span, split_lines
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
 from archdsl.lang.parser import parse
@@ -112,9 +111,8 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
 
 # Errors about arguments are worded for the command line, where they come from most often
 # (`-D n=x`, located at <command line>); from Python, the same facts read as arguments of
-# the call, which is named instead of a location. The CLI sets FROM_COMMAND_LINE while a
-# command runs, and keeps the command-line wording.
-FROM_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("archdsl_cli", default=False)
+# the call, which is named instead of a location. The CLI sets errors.FROM_COMMAND_LINE
+# while a command runs, and keeps the command-line wording.
 _API_WORDS = ((re.compile(r"-D (\w+)"), r"parameter \1"), (re.compile(r" \(from -D\)"), ""),
               (re.compile(r"\bfor example -D "), "for example load(spec, "),
               (re.compile(r"-D values"), "parameters"))

@@ -5,6 +5,7 @@ words, shape mismatches, bad parameters. The CLI prints it and exits 2.
 """
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 
 
@@ -25,6 +26,9 @@ class Span:
 # Where errors in command-line input (-D values, a network name) are located: no source
 # line to show, so the rendering prints the position and message only.
 COMMAND_LINE = Span("<command line>", 1, 1)
+# Set while a CLI command runs: errors about arguments keep their command-line wording
+# (`-D n must be …`); from Python, archdsl.load words them as its own arguments.
+FROM_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("archdsl_cli", default=False)
 
 
 class ArchError(Exception):

@@ -23,6 +23,8 @@ from archdsl.lang.parser import parse
 
 FORMATS = ("text", "markdown", "latex")
 _FOOTER = ("FLOPs", "params", "input", "classes", "with", "param")
+#: What the FLOPs row counts, in its size cell: the papers' "FLOPs" are multiply-adds.
+FLOPS_NOTE = "multiply-adds"
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -147,18 +149,23 @@ def _grid(graphs: list[Graph], stacked: bool = False) -> list[list[str]]:
         if not any(any(c) for c in cells):
             continue
         for i in range(max(1, max(len(c) for c in cells))):
-            grid.append([label, ""] + [c[i] if i < len(c) else "" for c in cells])
+            note = FLOPS_NOTE if label == "FLOPs" and i == 0 else ""
+            grid.append([label, note] + [c[i] if i < len(c) else "" for c in cells])
     return grid
 
 
 # ---- rows -> text ---------------------------------------------------------------------
-def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: bool = False) -> str:
+def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: bool = False,
+                 width: int | None = None) -> str:
     """A paper-style table of one or several networks (one description column each).
 
     ``format`` is ``"text"`` (aligned, ``|``-separated), ``"markdown"`` or ``"latex"``;
     ``stacked`` prints each bracketed block over several lines as the papers do (otherwise
     ``[3×3, 64; 3×3, 64] ×2`` on one line).
     The output round-trips through :func:`archdsl.analysis.table_read.parse_table`.
+    ``width`` (text only; the CLI passes the terminal's) splits a table wider than that
+    into several tables of fewer networks each, and stacks the brackets of a network too
+    wide on its own; a split table is for reading, not for ``parse_table``.
     """
     if isinstance(graphs, Graph):
         graphs = [graphs]
@@ -167,17 +174,9 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
                         hint=f"choose one of {', '.join(FORMATS)}")
     grid = _grid(list(graphs), stacked)
     if format == "text":
-        widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
-        def line(r):
-            return " | ".join((c.rjust(w) if i == 1 else c.ljust(w)) for i, (c, w) in
-                              enumerate(zip(r, widths))).rstrip()
-        rule = "-+-".join("-" * w for w in widths)
-        body = [line(grid[0]), rule]
-        for r in grid[1:]:
-            if ((r[0] or r[1]) and r[0] not in _FOOTER[1:]) and body[-1] != rule:
-                body.append(rule)
-            body.append(line(r))
-        return "\n".join(body) + "\n"
+        if width is None or len(_text(grid).split("\n", 1)[0]) <= width:
+            return _text(grid)
+        return _fit(list(graphs), grid, stacked, width)
     if format == "markdown":
         out = ["| " + " | ".join(grid[0]) + " |", "|" + "|".join(["---", "---:"] + ["---"] * (len(grid[0]) - 2)) + "|"]
         merged: list[list[str]] = []
@@ -199,6 +198,35 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
         out.append(" & ".join(_tex(c) for c in r) + r" \\")
     out += [r"\hline", r"\end{tabular}"] if out[-1] != r"\hline" else [r"\end{tabular}"]
     return "\n".join(out) + "\n"
+
+
+def _text(grid: list[list[str]]) -> str:
+    """The aligned, ``|``-separated text form, a rule between stages."""
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    def line(r):
+        return " | ".join((c.rjust(w) if i == 1 else c.ljust(w)) for i, (c, w) in
+                          enumerate(zip(r, widths))).rstrip()
+    rule = "-+-".join("-" * w for w in widths)
+    body = [line(grid[0]), rule]
+    for r in grid[1:]:
+        if ((r[0] or r[1]) and r[0] not in _FOOTER[1:]) and body[-1] != rule:
+            body.append(rule)
+        body.append(line(r))
+    return "\n".join(body) + "\n"
+
+
+def _fit(graphs: list[Graph], grid: list[list[str]], stacked: bool, width: int) -> str:
+    """Tables of as many consecutive networks as fit in ``width`` columns, one after another;
+    a network too wide alone is printed stacked (one layer of a bracket per line)."""
+    def wide(gs: list[Graph], stack: bool) -> int:
+        return len(_text(_grid(gs, stack)).split("\n", 1)[0])
+    groups: list[list[Graph]] = []
+    for g in graphs:
+        if groups and wide(groups[-1] + [g], stacked) <= width:
+            groups[-1].append(g)
+        else:
+            groups.append([g])
+    return "\n".join(_text(_grid(gs, stacked or wide(gs, stacked) > width)) for gs in groups)
 
 
 def _tex(s: str) -> str:

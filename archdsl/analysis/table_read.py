@@ -14,7 +14,7 @@ import re
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph
-from archdsl.analysis.table import _FOOTER, _SUP   # the renderer's footer labels and superscripts, read back
+from archdsl.analysis.table import _FOOTER, _SUP, FLOPS_NOTE   # the renderer's footer labels and superscripts, read back
 
 
 # ---- text -> rows ---------------------------------------------------------------------
@@ -89,7 +89,7 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
     foot_at = len(rows)
     for i in range(len(rows) - 1, -1, -1):
         label, size = (rows[i] + ["", ""])[:2]
-        if size or label not in _FOOTER or (label in ("FLOPs", "params") and not all(
+        if (size and (label, size) != ("FLOPs", FLOPS_NOTE)) or label not in _FOOTER or (label in ("FLOPs", "params") and not all(
                 _FIGURE.fullmatch(c) for c in rows[i][2:] if c)):
             break
         foot_at = i

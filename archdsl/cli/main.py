@@ -15,9 +15,14 @@ import threading
 import time
 
 from archdsl.atomic import unwind_on_signal
-from archdsl.errors import ArchError
+from archdsl.errors import FROM_COMMAND_LINE, ArchError
 from archdsl.ir.graph import dims_text
+from archdsl import __version__
+from archdsl.cli import views
 from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
+
+#: check, show and list print text, or one JSON object (schemas: docs/json.md)
+TEXT_JSON = {"choices": ("text", "json"), "default": "text"}
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -25,7 +30,7 @@ def _check(args: argparse.Namespace) -> int:
     from archdsl.api import load
     params = defines(args)
     limits = limits_from_args(args)
-    failed = 0
+    failed, rows = 0, []
     for spec in args.specs:
         t0 = time.perf_counter()
         try:
@@ -33,25 +38,44 @@ def _check(args: argparse.Namespace) -> int:
         except ArchError as e:
             print(e.render(), file=sys.stderr)
             failed += 1
+            rows.append({"spec": spec, "ok": False, "error": e.message})
             continue
         ms = (time.perf_counter() - t0) * 1e3
+        if args.format == "json":
+            rows.append({"spec": spec, "ok": True, **views.summary(g), "ms": round(ms, 1)})
+            continue
         shape = dims_text(g.output_shape)
         print(f"ok  {g.name:<22} {g.depth:>5} layers  {len(g.nodes):>5} nodes  "
               f"{dims_text(g.input_shape)} → {shape}  ({ms:.0f} ms)")
+    if args.format == "json":
+        views.print_json({"specs": rows})
     return 2 if failed else 0
 
 
 def _show(args: argparse.Namespace) -> int:
     """Print the validated IR, one node per line."""
     from archdsl.api import load
-    print(load(args.spec, limits=limits_from_args(args), **defines(args)))
+    g = load(args.spec, limits=limits_from_args(args), **defines(args))
+    if args.format == "json":
+        views.print_json(views.show_dict(g))
+    else:
+        sys.stdout.write(views.show_text(g))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
+    """Bundled networks (a wildcard pattern keeps the matching names): name and file."""
     from archdsl.api import list_specs
-    for name, path in sorted(list_specs().items()):
+    found = list_specs(args.pattern)
+    if args.format == "json":
+        views.print_json({"specs": [{"name": n, "file": str(p), "family_member": n != p.stem}
+                                    for n, p in found.items()]})
+        return 0
+    for name, path in found.items():
         print(f"{name:<24} {path.name}")
+    if args.pattern and not found:
+        print(f"no bundled network matches {args.pattern!r}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -59,16 +83,19 @@ def make_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands registered by their own modules)."""
     parser = argparse.ArgumentParser(prog="archdsl", description="A declarative architecture "
                                      "compiler for convolutional networks.")
+    parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="validate specs (torch-free)")
     p.add_argument("specs", nargs="+", help="spec files or bundled names")
-    add_options(p, *SPEC, "batch")
+    add_options(p, *SPEC, "batch", format=TEXT_JSON)
     p.set_defaults(func=_check)
     p = sub.add_parser("show", help="print the validated IR of a spec")
     p.add_argument("spec", help="spec file or bundled name")
-    add_options(p, *SPEC, "batch")
+    add_options(p, *SPEC, "batch", format=TEXT_JSON)
     p.set_defaults(func=_show)
     p = sub.add_parser("list", help="list bundled networks and family members")
+    p.add_argument("pattern", nargs="?", help="shell wildcard, e.g. 'resnet*' (quote it)")
+    add_options(p, format=TEXT_JSON)
     p.set_defaults(func=_list)
     from archdsl.cli.report_cmd import add_report_parser
     add_report_parser(sub)
@@ -83,12 +110,23 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``archdsl`` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `archdsl list | head`: the reader left; stop quietly, as cat does. Further writes
+        # (the interpreter's final flush included) go nowhere instead of raising again.
+        views.silence_stdout()
+        return 141     # 128 + SIGPIPE, what a shell reports for a killed writer
+    except KeyboardInterrupt:
+        return 130     # Ctrl-C: no traceback (the command's own cleanup has run)
+
+
+def _main(argv: list[str] | None) -> int:
     args = make_parser().parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
     # SIGTERM (kill, torchrun, a CI timeout) unwinds for the whole command, not only
     # during a write: the command's own cleanup runs too
     previous = signal.signal(signal.SIGTERM, unwind_on_signal) if in_main else None
-    from archdsl.api import FROM_COMMAND_LINE
     wording = FROM_COMMAND_LINE.set(True)   # errors about arguments speak of -D, not load()
     try:
         return args.func(args)

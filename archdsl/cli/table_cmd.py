@@ -42,7 +42,11 @@ def _table(args: argparse.Namespace) -> int:
     from archdsl.analysis.table import render_table
     limits = limits_from_args(args)
     graphs = [load(s, limits=limits, **defines(args)) for s in args.specs]
-    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked))
+    width = args.width
+    if width is None and sys.stdout.isatty():     # a terminal: fit it; a pipe: keep whole
+        import shutil
+        width = shutil.get_terminal_size().columns
+    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked, width=width or None))
     return 0
 
 
@@ -59,4 +63,7 @@ def add_table_parsers(sub: Any) -> None:
     add_options(p, *SPEC, "batch", format={"choices": FORMATS, "default": "text"})
     p.add_argument("--stacked", action="store_true",
                    help="print bracketed blocks one layer per line, as the papers do")
+    p.add_argument("--width", type=int, metavar="COLUMNS",
+                   help="split the text table to fit this width (default: the terminal's; "
+                        "0: never split)")
     p.set_defaults(func=_table)
