@@ -57,11 +57,12 @@ def test_csv_and_markdown_and_json():
     rows = list(csv.DictReader(io.StringIO(render(c, "csv", "layer"))))
     assert len(rows) == len(c.layers) + 1 and rows[-1]["level"] == "total"
     assert all(r["convention"] == "full" for r in rows)
-    assert sum(int(r["cost"]) for r in rows[:-1]) == int(rows[-1]["cost"])
+    # `flops` is the convention's figure (here full), not 2×MACs
+    assert sum(int(r["flops"]) for r in rows[:-1]) == int(rows[-1]["flops"]) == c.total.cost
     assert sum(float(r["percent"]) for r in rows[:-1]) == pytest.approx(100.0)
     md = render(c, "markdown", "stage")
     assert md.count("\n| ") == len(c.stages) + 2 and "_full FLOPs" in md
-    assert json.loads(render(c, "json"))["total"]["cost"] == c.total.cost
+    assert json.loads(render(c, "json"))["total"]["flops"] == c.total.cost
 
 
 def test_human():

@@ -85,23 +85,42 @@ def render_table(counts: Counts, level: str = "stage", width: int | None = None)
     return console.file.getvalue()
 
 
+def json_row(r: Row) -> dict[str, Any]:
+    """A row for ``report -f json``: ``flops`` is the FLOPs of the report's convention (the
+    table's headline column), beside ``macs``, ``params``, the elementwise columns."""
+    return {"name": r.name, "op": r.op, "stage": r.stage, "block": r.block,
+            "output_shape": list(r.shape), "params": r.params, "macs": r.macs,
+            "flops": r.cost, **{c: getattr(r, c) for c in COLUMNS}, "elementwise": r.elementwise}
+
+
+def json_dict(counts: Counts) -> dict[str, Any]:
+    """``report -f json`` (docs/json.md): the convention it counts in, then rows."""
+    return {"network": counts.network, "convention": counts.convention,
+            "description": counts.description, "input_shape": list(counts.input_shape),
+            "batch": counts.batch, "total": json_row(counts.total),
+            "stages": [json_row(r) for r in counts.stages],
+            "blocks": [json_row(r) for r in counts.blocks],
+            "layers": [json_row(r) for r in counts.layers]}
+
+
 def render_json(counts: Counts, level: str = "stage") -> str:
-    """``counts.as_dict()`` as indented JSON (all levels, whatever ``level``)."""
-    return json.dumps(counts.as_dict(), indent=2)
+    """:func:`json_dict` as indented JSON (all levels, whatever ``level``)."""
+    return json.dumps(json_dict(counts), indent=2)
 
 
 def render_csv(counts: Counts, level: str = "stage") -> str:
     """One CSV line per row at ``level`` plus a ``total`` line; every column, raw integers."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
+    # `flops` is the convention's figure, as in the JSON and the table's headline column
     w.writerow(["network", "convention", "level", "name", "op", "stage", "block", "output",
-                "params", "macs", "flops", *COLUMNS, "cost", "percent"])
+                "params", "macs", "flops", *COLUMNS, "percent"])
     rows = list(zip(counts.by(level), counts.percent(level))) + [(counts.total, 100.0)]
     for r, pct in rows:
         lvl = "total" if r is counts.total else level
         w.writerow([counts.network, counts.convention, lvl, r.name, r.op, r.stage or "",
-                    r.block or "", dims_text(r.shape), r.params, r.macs, r.flops,
-                    *(getattr(r, c) for c in COLUMNS), r.cost, f"{pct:.1f}"])
+                    r.block or "", dims_text(r.shape), r.params, r.macs, r.cost,
+                    *(getattr(r, c) for c in COLUMNS), f"{pct:.1f}"])
     return out.getvalue()
 
 
@@ -129,6 +148,15 @@ def render(counts: Counts, fmt: str = "table", level: str = "stage") -> str:
     return RENDERERS[fmt](counts, level)
 
 
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, (tuple, list)) else v
+
+
+def _text(v: Any) -> str:
+    """A swept value as written on the command line: ``9``, ``3,4,6,3``."""
+    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+
+
 def render_sweep(key: str, rows: list[SweepRow], fmt: str = "table") -> str:
     """One line per family member: the parameter, name, depth, params and headline figure."""
     conv = rows[0].counts.convention
@@ -136,20 +164,20 @@ def render_sweep(key: str, rows: list[SweepRow], fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps({"parameter": key, "convention": conv,
                            "description": rows[0].counts.description,
-                           "members": [{key: r.value, "network": r.network, "depth": r.depth,
-                                        "params": r.counts.total.params,
+                           "members": [{"value": _plain(r.value), "network": r.network,
+                                        "depth": r.depth, "params": r.counts.total.params,
                                         "macs": r.counts.total.macs,
-                                        "cost": r.counts.total.cost} for r in rows]}, indent=2)
+                                        "flops": r.counts.total.cost} for r in rows]}, indent=2)
     cols = [key, "network", "depth", "params", "params (M)", label]
-    body = [[str(r.value), r.network, str(r.depth), f"{r.counts.total.params:,}",
+    body = [[_text(r.value), r.network, str(r.depth), f"{r.counts.total.params:,}",
              f"{r.counts.total.params / 1e6:.2f}", f"{r.counts.total.cost:,}"] for r in rows]
     if fmt == "csv":
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow([key, "network", "depth", "params", "macs", "cost", "convention"])
+        w.writerow([key, "network", "depth", "params", "macs", "flops", "convention"])
         for r in rows:
             t = r.counts.total
-            w.writerow([r.value, r.network, r.depth, t.params, t.macs, t.cost, conv])
+            w.writerow([_text(r.value), r.network, r.depth, t.params, t.macs, t.cost, conv])
         return out.getvalue()
     if fmt == "markdown":
         lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---:"] * len(cols)) + "|"]

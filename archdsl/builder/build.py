@@ -124,7 +124,7 @@ class _Builder:
                                     hint="add rows like 'conv1 112×112: 7×7, 64, stride 2'"))
         collect(errors)
 
-        defaults = dict(params)
+        defaults, family = dict(params), name
         if classes_decl is not None:
             params.setdefault("classes", classes_decl[0])
         if alias is not None:
@@ -147,8 +147,8 @@ class _Builder:
         for k, v in overrides.items():
             params[k] = fam.check_classes(k, fam.check_override(k, v, params[k]),
                                           COMMAND_LINE)
-        if overrides and alias is None:
-            name = fam.member_name(name, params, defaults, aliases)
+        if overrides:   # an alias with a parameter changed is another member (--sweep on resnet20)
+            name = fam.member_name(family, params, defaults, aliases)
         classes = params.get("classes")
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 

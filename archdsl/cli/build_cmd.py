@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from archdsl.analysis.count import count
+from archdsl.analysis.report import json_dict
 from archdsl.atomic import write_texts
 from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
 from archdsl.errors import COMMAND_LINE, ArchError
@@ -27,16 +28,17 @@ EXPORTS = ("pt2", "onnx")
 
 
 def report_dict(graph: Graph) -> dict[str, Any]:
-    """``report.json``: headline figures, then the per-stage/block/layer counts (fvcore
-    convention, which equals what fvcore measures on the lowered model)."""
-    paper = count(graph, convention="paper")
+    """``report.json`` (docs/json.md): headline figures, then the per-stage/block/layer
+    counts as ``report -f json`` prints them. ``flops`` is in the named ``convention``
+    (fvcore, which equals what fvcore measures on the lowered model); ``macs`` are the
+    papers' "FLOPs"."""
     fv = count(graph, convention="fvcore")
     return {"network": graph.name, "spec": graph.file, "input_shape": list(graph.input_shape),
             "output_shape": list(graph.output_shape), "num_classes": graph.num_classes,
-            "depth": graph.depth, "params": paper.total.params, "macs": paper.total.macs,
-            "flops": paper.total.flops, "fvcore_flops": fv.total.cost,
+            "depth": graph.depth, "params": fv.total.params, "macs": fv.total.macs,
+            "convention": fv.convention, "flops": fv.total.cost,
             "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in graph.params},
-            "counts": fv.as_dict()}
+            "counts": json_dict(fv)}
 
 
 def run_build(spec: str | Path, out_dir: str | Path | None = None,

@@ -57,9 +57,26 @@ def run_report(args: argparse.Namespace) -> int:
     return _verify(graph, shape, args.batch or 1) if args.verify else 0
 
 
+def sweep_values(text: str, is_list: Any) -> tuple[str, list[Any]]:
+    """``n=3,5,7`` -> ("n", [3, 5, 7]); a list parameter's members are separated by ``/``:
+    ``depths=2,2,2,2/3,4,6,3`` -> ("depths", [(2, 2, 2, 2), (3, 4, 6, 3)]), and without a
+    ``/`` the whole comma list is one member when ``is_list(key)`` says the parameter is a
+    list."""
+    key, _, rest = text.partition("=")
+    members = [parse_define(f"{key}={part}")[1] for part in rest.split("/")]
+    if "/" not in rest and isinstance(members[0], tuple) and not is_list(key.strip()):
+        members = list(members[0])                # n=3,5,7: one member per value
+    return key.strip(), [m if isinstance(m, tuple) or not is_list(key.strip()) else (m,)
+                         for m in members]
+
+
 def _sweep(args: argparse.Namespace, load: Any, params: dict[str, Any]) -> int:
-    key, values = parse_define(args.sweep)
-    values = values if isinstance(values, tuple) else (values,)
+    first: list[Graph] = []
+    def is_list(key: str) -> bool:               # what the spec declares, from one load
+        if not first:
+            first.append(load(args.spec, **params))
+        return isinstance(first[0].param(key), (list, tuple))
+    key, values = sweep_values(args.sweep, is_list)
     rows, status = [], 0
     for v in values:
         graph = load(args.spec, **{**params, key: v})
