@@ -3,7 +3,7 @@
 ``archdsl build SPEC [-o DIR] [-D k=v] [--export pt2|onnx] [--max-params N …] [--batch N]`` writes into ``build/<name>/``
 (or DIR): ``model.py`` (standalone PyTorch source), ``ir.yaml`` (the validated IR, which
 ``archdsl.load`` reads back), ``report.json`` (counts) and, with ``--export``, ``model.pt2``
-or ``model.onnx`` (a freshly initialised model: the architecture, not trained weights).
+or ``model.onnx`` (a freshly initialised model, or with ``--checkpoint CKPT`` a trained one).
 The files are written atomically, as a set: each to a temporary file in the same
 directory, then all renamed into place (``os.replace``), so a reader never sees half a file
 and a killed build leaves the previous one. Torch is imported only for ``--export``.
@@ -43,8 +43,11 @@ def report_dict(graph: Graph) -> dict[str, Any]:
 
 def run_build(spec: str | Path, out_dir: str | Path | None = None,
               params: Mapping[str, Any] | None = None, export: str | None = None,
-              limits: Limits | None = None) -> int:
+              limits: Limits | None = None, checkpoint: str | Path | None = None) -> int:
     """Compile ``spec`` into ``out_dir`` (default ``build/<name>``); returns the exit status.
+
+    ``checkpoint`` (a training run's ``checkpoint.pt``, made from this spec) gives the
+    exported model its trained weights, class count, input size and parameters.
 
     ``params`` are the ``-D`` overrides; ``limits`` the resource budgets (default
     :class:`~archdsl.ir.limits.Limits`). :class:`ArchError` (spec errors, an unknown or
@@ -56,7 +59,16 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
     if export is not None and export not in EXPORTS:
         raise ArchError(f"unknown export format {export!r}", COMMAND_LINE,
                         hint="use --export pt2 or --export onnx")
-    graph = load_graph(spec, limits=limits, **dict(params or {}))
+    state = None
+    if checkpoint is not None:
+        if export is None:
+            raise ArchError("--checkpoint gives the weights of an export: add --export onnx "
+                            "or --export pt2", COMMAND_LINE)
+        from archdsl.train import checkpoint as ckpt_io
+        from archdsl.train.models import spec_text
+        state = ckpt_io.load(checkpoint, spec_text(str(spec)), dict(params) if params else None)
+        params = state["params"]
+    graph = load_graph(spec, state and state.get("num_classes"), limits, **dict(params or {}))
     if export is not None:
         from archdsl.lowering.export import check_available
 
@@ -74,9 +86,23 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
         from archdsl.lowering.export import FORMATS, export_model
         from archdsl.lowering.lower import lower
 
-        written.append(export_model(lower(graph), out / f"model{FORMATS[export]}", export))
+        model = lower(graph) if state is None else _trained(spec, graph, state, checkpoint)
+        written.append(export_model(model, out / f"model{FORMATS[export]}", export))
     _summary(graph, report, written)
     return 0
+
+
+def _trained(spec: Any, graph: Graph, state: dict[str, Any], path: Any) -> Any:
+    """The lowered model with a checkpoint's weights, at the input size it was trained at."""
+    from archdsl.train.models import make_model
+    shape = tuple(state.get("input_shape") or graph.input_shape)
+    model = make_model(str(spec), dict(state["params"]), graph.num_classes, shape)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise ArchError(f"{path}: its weights do not fit {graph.name} "
+                        f"({str(e).splitlines()[0]})", COMMAND_LINE) from None
+    return model
 
 
 def _summary(graph: Graph, report: dict[str, Any], files: list[Path]) -> None:
@@ -102,11 +128,15 @@ def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
                               description=__doc__.split("\n\n")[1])
     p.add_argument("spec", help="spec file or built-in name (e.g. resnet50)")
     add_options(p, "out", *SPEC, "batch")
-    p.add_argument("--export", choices=EXPORTS, help="also export the model (torch.export / ONNX)")
+    p.add_argument("--export", choices=EXPORTS, help="also export the model (torch.export / "
+                   "ONNX, dynamic batch axis; freshly initialised unless --checkpoint)")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="export a training run's weights (its checkpoint.pt or best.pt)")
     p.set_defaults(func=_run_args)
     return p
 
 
 def _run_args(args: argparse.Namespace) -> int:
-    return run_build(args.spec, args.out, defines(args), args.export, limits_from_args(args))
+    return run_build(args.spec, args.out, defines(args), args.export, limits_from_args(args),
+                     args.checkpoint)
 

@@ -216,5 +216,8 @@ def _save(path, raw, opt, sched, pipe, rt, done, cfg, spec, params, text) -> Non
             "model": raw.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "step": done, "pipeline": pstate, "aug_gens": aug_gens, "torch_rngs": torch_rngs,
             "rng": ckpt_io.rng_state(), "world": rt.world, "config": cfg.to_dict(), "spec": spec,
-            "params": params, "spec_text": text, "spec_sha256": ckpt_io.spec_digest(text)})
+            "params": params, "spec_text": text, "spec_sha256": ckpt_io.spec_digest(text),
+            # what rebuilds this model without the data (build --export --checkpoint, eval)
+            "num_classes": getattr(raw, "num_classes", None),
+            "input_shape": list(getattr(raw, "input_shape", ()) or ())})
     rt.barrier()
