@@ -174,7 +174,7 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
                         hint=f"choose one of {', '.join(FORMATS)}")
     grid = _grid(list(graphs), stacked)
     if format == "text":
-        if width is None or len(_text(grid).split("\n", 1)[0]) <= width:
+        if width is None or _width(_text(grid)) <= width:
             return _text(grid)
         return _fit(list(graphs), grid, stacked, width)
     if format == "markdown":
@@ -215,11 +215,15 @@ def _text(grid: list[list[str]]) -> str:
     return "\n".join(body) + "\n"
 
 
+def _width(text: str) -> int:
+    return max(map(len, text.splitlines()))
+
+
 def _fit(graphs: list[Graph], grid: list[list[str]], stacked: bool, width: int) -> str:
     """Tables of as many consecutive networks as fit in ``width`` columns, one after another;
     a network too wide alone is printed stacked (one layer of a bracket per line)."""
     def wide(gs: list[Graph], stack: bool) -> int:
-        return len(_text(_grid(gs, stack)).split("\n", 1)[0])
+        return _width(_text(_grid(gs, stack)))
     groups: list[list[Graph]] = []
     for g in graphs:
         if groups and wide(groups[-1] + [g], stacked) <= width:
