@@ -53,11 +53,11 @@ def test_onnx_without_the_package_is_a_clear_error(tmp_path, capsys):
     from archdsl.lowering.export import ExportUnavailable
     with pytest.raises(ExportUnavailable) as e:
         run_build(tiny_resnet(), tmp_path / "o", export="onnx")
-    assert isinstance(e.value, ArchError) and "pip install onnx" in e.value.render()
+    assert isinstance(e.value, ArchError) and "pip install 'archdsl[export]'" in e.value.render()
     assert not (tmp_path / "o").exists()  # refused before writing anything
     assert main(["build", "resnet20", "-o", str(tmp_path / "o"), "--export", "onnx"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("<command line>:1:1: error: --export onnx needs the 'onnx' package")
+    assert err.startswith("<command line>:1:1: error: --export onnx needs onnx: pip install")
     assert "Traceback" not in err and not (tmp_path / "o").exists()
 
 
