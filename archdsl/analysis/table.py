@@ -200,6 +200,20 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
     return "\n".join(out) + "\n"
 
 
+def table_dict(graphs: Graph | list[Graph]) -> dict:
+    """``table -f json`` (docs/json.md): the table's lines as cells, then each network's
+    figures as numbers (``flops`` in the paper convention: multiply-adds, as the row says)."""
+    from archdsl.analysis.count import count
+    graphs = [graphs] if isinstance(graphs, Graph) else list(graphs)
+    grid = _grid(graphs)
+    totals = [count(g, convention="paper").total for g in graphs]
+    return {"networks": [g.name for g in graphs], "convention": "paper",
+            "rows": [{"layer": r[0], "output_size": r[1], "cells": r[2:]} for r in grid[1:]
+                     if r[0] not in ("FLOPs", "params") or r[1] not in ("", FLOPS_NOTE)],
+            "totals": [{"network": g.name, "params": t.params, "macs": t.macs, "flops": t.cost}
+                       for g, t in zip(graphs, totals)]}
+
+
 def _text(grid: list[list[str]]) -> str:
     """The aligned, ``|``-separated text form, a rule between stages."""
     widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]

@@ -10,7 +10,7 @@ from typing import Any
 from archdsl.atomic import write_text
 from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
 
-FORMATS = ("text", "markdown", "latex")
+FORMATS = ("text", "markdown", "latex", "json")
 
 
 def _fmt(args: argparse.Namespace) -> int:
@@ -42,6 +42,11 @@ def _table(args: argparse.Namespace) -> int:
     from archdsl.analysis.table import render_table
     limits = limits_from_args(args)
     graphs = [load(s, limits=limits, **defines(args)) for s in args.specs]
+    if args.format == "json":
+        import json
+        from archdsl.analysis.table import table_dict
+        sys.stdout.write(json.dumps(table_dict(graphs), indent=2, ensure_ascii=False) + "\n")
+        return 0
     width = args.width
     if width is None and sys.stdout.isatty():     # a terminal: fit it; a pipe: keep whole
         import shutil

@@ -64,7 +64,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 limits=limits_from_args(args, batch=cfg.batch_size))
     if res["rank"] == 0:
         print(f"{res['step']} steps: test accuracy {100 * res['test_acc']:.2f}% "
-              f"(error {res['test_err']:.2f}%, {res['test_count']} images); run in {res['out']}")
+              f"(error {res['test_err']:.2f}%, top-5 {100 * res['test_top5_acc']:.2f}%, "
+              f"{res['test_count']} images); run in {res['out']} (best.pt: the best test "
+              "accuracy's weights)")
     return 0
 
 
@@ -77,6 +79,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from archdsl.train.models import spec_text
     from archdsl.train.runtime import autocast, setup, teardown
     params = defines(args) if args.define else None
+    if args.spec is None:        # the checkpoint knows what it was trained from
+        args.spec = _spec_of(checkpoint.load(args.checkpoint))
     state = checkpoint.load(args.checkpoint, spec_text(args.spec), params)
     saved = {k: v for k, v in state["config"].items() if k in TrainConfig.__dataclass_fields__}
     cfg = load_config(None, {**saved, "device": "auto", "amp": "auto", "channels_last": "auto",
@@ -95,9 +99,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(json.dumps({"step": state["step"], **res}))
         else:
             view = "10-crop" if cfg.ten_crop else "single view"
-            print(f"test accuracy {100 * res['test_acc']:.2f}% (error {res['test_err']:.2f}%) "
+            print(f"test accuracy {100 * res['test_acc']:.2f}% (error {res['test_err']:.2f}%), "
+                  f"top-5 {100 * res['test_top5_acc']:.2f}% (error {res['test_top5_err']:.2f}%) "
                   f"on {res['test_count']} images, {view}, step {state['step']}")
     return 0
+
+
+def _spec_of(state: dict[str, Any]) -> str:
+    """The spec a checkpoint was trained from: its name or path when that still resolves
+    here, else the spec text it stores (the run may have been elsewhere)."""
+    from pathlib import Path
+    from archdsl.api import list_specs
+    spec = str(state.get("spec", ""))
+    if spec.startswith("testnet:") or spec in list_specs() or Path(spec).is_file():
+        return spec
+    return state["spec_text"]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -146,7 +162,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("eval", help="evaluate a checkpoint", description=cmd_eval.__doc__)
-    _spec(p)
+    p.add_argument("spec", nargs="?", help="spec file or name (default: the checkpoint's own)")
     add_options(p, *SPEC, "batch", format={"choices": FORMATS, "default": "text"})
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", default="digits")

@@ -18,13 +18,14 @@ from archdsl.train.runtime import Runtime
 @torch.no_grad()
 def evaluate(model: nn.Module, pipe: Pipeline, rt: Runtime, *, ten_crop: bool = False,
              batch_size: int = 256, autocast=None, channels_last: bool = False) -> dict[str, float]:
-    """Test loss, accuracy and error (%); 10-crop averages the softmax over the views.
+    """Test loss, top-1 and top-5 accuracy and error (%); 10-crop averages the softmax over
+    the views. (With fewer than 5 classes, top-5 counts all of them.)
 
     ``autocast`` is a zero-argument factory of the autocast context (or None)."""
     was_training = model.training
     model.eval()
     idx = pipe.eval_indices()
-    sums = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss, correct, count
+    sums = torch.zeros(4, dtype=torch.float64, device=rt.device)  # loss, correct, count, top-5
     for i in range(0, len(idx), batch_size):
         j = idx[i: i + batch_size]
         views = pipe.eval_views(pipe.test_x[j], ten_crop)
@@ -39,9 +40,11 @@ def evaluate(model: nn.Module, pipe: Pipeline, rt: Runtime, *, ten_crop: bool = 
         sums[0] += F.nll_loss(prob.clamp_min(1e-12).log(), y, reduction="sum").double()
         sums[1] += (prob.argmax(-1) == y).sum()
         sums[2] += n
+        top5 = prob.topk(min(5, prob.shape[-1]), -1).indices
+        sums[3] += (top5 == y[:, None]).any(-1).sum()
     rt.all_sum(sums)
     model.train(was_training)
-    loss, correct, count = sums.tolist()
-    acc = correct / max(count, 1)
+    loss, correct, count, correct5 = sums.tolist()
+    acc, acc5 = correct / max(count, 1), correct5 / max(count, 1)
     return {"test_loss": loss / max(count, 1), "test_acc": acc, "test_err": 100 * (1 - acc),
-            "test_count": int(count)}
+            "test_top5_acc": acc5, "test_top5_err": 100 * (1 - acc5), "test_count": int(count)}

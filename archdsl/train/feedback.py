@@ -10,7 +10,7 @@ from typing import Any
 
 from archdsl.atomic import write_text
 from archdsl.train.errors import TrainError
-from archdsl.train.plot import Series, plot_curves
+from archdsl.train.plot import Series, plot_panels
 
 
 class MetricsLog:
@@ -64,25 +64,40 @@ def interactive() -> bool:
 
 
 class Progress:
-    """rich progress bar with loss/acc/lr/images-per-second; plain lines when not a TTY."""
+    """What a person watching a run sees: on a terminal a live rich bar (step/total, elapsed,
+    ETA, the latest figures); elsewhere (a pipe, a CI log, nohup) one plain line per logging
+    interval with the same facts, ``step 120/64000  0:01:05 elapsed  ETA 5:47:10  loss …``."""
 
     def __init__(self, total: int, start: int, enabled: bool, quiet: bool = False):
         self.enabled, self.quiet, self.bar = enabled, quiet, None
+        self.total, self.start = total, start
         if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
             from rich.progress import Progress as RichProgress
             self.bar = RichProgress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+                                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                    TextColumn("{task.fields[info]}"))
             self.task = self.bar.add_task("train", total=total, completed=start, info="")
             self.bar.start()
         self.t0 = time.time()
+
+    def eta(self, step: int, now: float | None = None) -> tuple[float, float | None]:
+        """Seconds elapsed in this process, and the estimated seconds left (None before the
+        first step): the rate of the steps done here, applied to the steps still to do."""
+        elapsed = (now if now is not None else time.time()) - self.t0
+        done = step - self.start
+        return elapsed, (elapsed / done * (self.total - step) if done > 0 else None)
 
     def update(self, step: int, info: str) -> None:
         """Advance to ``step`` and show ``info`` (called only at logging intervals)."""
         if self.bar is not None:
             self.bar.update(self.task, completed=step, info=info)
         elif not self.quiet:
-            print(f"step {step:>7}  {info}", flush=True)
+            elapsed, left = self.eta(step)
+            eta = clock(left) if left is not None else "?"
+            print(f"step {step:>7}/{self.total}  {clock(elapsed)} elapsed  ETA {eta}  {info}",
+                  flush=True)
 
     def close(self) -> None:
         """Stop the live display."""
@@ -90,10 +105,21 @@ class Progress:
             self.bar.stop()
 
 
+def clock(seconds: float) -> str:
+    """``3725.2`` -> ``1:02:05``."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 def plot_run(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Training (dashed) and test (bold) error vs iteration, as in the paper's Figure 4."""
-    train = [(r["step"], r["train_err"]) for r in rows if r.get("kind") == "train"]
-    test = [(r["step"], r["test_err"]) for r in rows if r.get("kind") == "test"]
-    series = [Series(f"{title} train", [x for x, _ in train], [y for _, y in train], 0, True, 1),
-              Series(f"{title} test", [x for x, _ in test], [y for _, y in test], 0, False, 3)]
-    return plot_curves(series, path, title)
+    """Three panels over the iterations: training (dashed) and test (bold) error, as in the
+    paper's Figure 4; training and test loss; the learning rate."""
+    def pts(kind: str, key: str) -> tuple[list[float], list[float]]:
+        got = [(r["step"], r[key]) for r in rows if r.get("kind") == kind and key in r]
+        return [x for x, _ in got], [y for _, y in got]
+    error = [Series(f"{title} train", *pts("train", "train_err"), 0, True, 1),
+             Series(f"{title} test", *pts("test", "test_err"), 0, False, 3)]
+    loss = [Series("train loss", *pts("train", "train_loss"), 1, True, 1),
+            Series("test loss", *pts("test", "test_loss"), 1, False, 3)]
+    lr = [Series("learning rate", *pts("train", "lr"), 2, False, 2)]
+    return plot_panels([(error, "error (%)"), (loss, "loss"), (lr, "learning rate")], path, title)

@@ -31,6 +31,10 @@ from archdsl.train.pipeline import Pipeline
 from archdsl.train.runtime import Runtime, autocast, setup, teardown, use_channels_last
 
 
+#: Beside the last checkpoint (checkpoint.pt), the one of the best test accuracy so far.
+BEST = "best.pt"
+
+
 def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
     """Multiplier of ``cfg.lr`` for the update after ``step`` updates (LambdaLR's convention)."""
     def factor(step: int) -> float:
@@ -111,7 +115,7 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
     model, pipe = build(spec, params, cfg, data_spec, rt, limits)
     opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg))
-    start = 0
+    start, best = 0, -1.0      # the best test accuracy so far: best.pt holds its weights
     if resume:
         state = ckpt_io.load(ckpt_path, text, params)
         if state["world"] != rt.world:
@@ -124,6 +128,7 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
         ckpt_io.set_rng_state(state["rng"])
         torch.set_rng_state(state["torch_rngs"][rt.rank])
         start = int(state["step"])
+        best = float(state.get("best_test_acc", best))
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "config.yaml", yaml.safe_dump(
@@ -188,11 +193,15 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
                 last.update(res)
                 if log:
                     log.write({"kind": "test", "step": done, **res})
+                if res["test_acc"] > best:    # the same on every rank (all-reduced)
+                    best = res["test_acc"]
+                    _save(out / BEST, raw, opt, sched, pipe, rt, done, cfg, spec, params, text, best)
             progress.update(done, f"loss {row['train_loss']:.3f} acc {100 - row['train_err']:.1f}% "
                                   f"lr {row['lr']:.3g} {ips:,.0f} img/s"
-                            + (f" test {last['test_acc'] * 100:.2f}%" if "test_acc" in last else ""))
+                            + (f" test {last['test_acc'] * 100:.2f}% top-5 {last['test_top5_acc'] * 100:.2f}%"
+                               if "test_acc" in last else ""))
             if is_ckpt or done == cfg.steps:
-                _save(ckpt_path, raw, opt, sched, pipe, rt, done, cfg, spec, params, text)
+                _save(ckpt_path, raw, opt, sched, pipe, rt, done, cfg, spec, params, text, best)
     finally:
         progress.close()
     if start >= cfg.steps:  # resumed a finished run: just report its test figures
@@ -203,7 +212,7 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
     return {"step": max(start, cfg.steps), "out": str(out), "rank": rt.rank, "world": rt.world, **last}
 
 
-def _save(path, raw, opt, sched, pipe, rt, done, cfg, spec, params, text) -> None:
+def _save(path, raw, opt, sched, pipe, rt, done, cfg, spec, params, text, best) -> None:
     # Per-rank RNG states are gathered on all ranks (a collective), then rank 0 writes.
     pstate = pipe.state_dict()
     aug_gens = _gather(rt, pstate.pop("aug_gen"))
@@ -219,5 +228,6 @@ def _save(path, raw, opt, sched, pipe, rt, done, cfg, spec, params, text) -> Non
             "params": params, "spec_text": text, "spec_sha256": ckpt_io.spec_digest(text),
             # what rebuilds this model without the data (build --export --checkpoint, eval)
             "num_classes": getattr(raw, "num_classes", None),
-            "input_shape": list(getattr(raw, "input_shape", ()) or ())})
+            "input_shape": list(getattr(raw, "input_shape", ()) or ()),
+            "best_test_acc": best})
     rt.barrier()

@@ -20,7 +20,7 @@ _SPECS_DIR = bundled("specs")
 def spec_text(spec: str) -> str:
     """The text a checkpoint is bound to: the spec file's contents, or the name itself for
     built-in test nets and names only the lowering can resolve."""
-    if spec.startswith("testnet:"):
+    if spec.startswith("testnet:") or "\n" in spec:   # a test net, or spec text itself
         return spec
     for cand in (Path(spec), _SPECS_DIR / spec, _SPECS_DIR / f"{spec}.arch"):
         if cand.is_file():

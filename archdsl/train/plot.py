@@ -59,30 +59,54 @@ def _dashed(d: "ImageDraw.ImageDraw", xy: list, color, width: int, on: float = 6
 def plot_curves(series: list[Series], path: str | Path, title: str = "",
                 xlabel: str = "iter.", ylabel: str = "error (%)", size=(800, 500)) -> Path:
     """Draw the curves with axes, ticks and a legend; returns the written path."""
+    return plot_panels([(series, ylabel)], path, title, xlabel, size)
+
+
+def plot_panels(panels: list[tuple[list[Series], str]], path: str | Path, title: str = "",
+                xlabel: str = "iter.", size=(800, 500)) -> Path:
+    """Panels stacked top to bottom, each ``(series, ylabel)`` on its own axes and legend
+    (the first ``size`` tall, the others 60 % of it); returns the written path."""
     need("PIL", "the curves PNG")   # Pillow comes with the `train` extra
     from PIL import Image, ImageDraw, ImageFont
     w, h = size
-    left, right, top, bottom = 70, 20, 40, 50
-    img = Image.new("RGB", size, "white")
+    heights = [h] + [int(h * 0.6)] * (len(panels) - 1)
+    img = Image.new("RGB", (w, sum(heights)), "white")
     d = ImageDraw.Draw(img)
     font = ImageFont.load_default()
+    top = 0
+    for i, ((series, ylabel), ph) in enumerate(zip(panels, heights)):
+        _panel(d, font, (0, top, w, top + ph), series, title if i == 0 else "", xlabel, ylabel)
+        top += ph
+    path = Path(path)
+    with atomic_path(path) as tmp:   # Pillow picks PNG from the temp name's last suffix
+        img.save(tmp)
+    return path
+
+
+def _panel(d, font, box, series: list[Series], title: str, xlabel: str, ylabel: str) -> None:
+    """One set of axes in ``box`` = (x0, y0, x1, y1): grid, ticks, labels, curves, legend."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    left, right, top, bottom = 70, 20, 40, 50
     pts = [(x, y) for s in series for x, y in zip(s.xs, s.ys)]
     xmax = max((p[0] for p in pts), default=1) or 1
     ymax = max((p[1] for p in pts), default=1) * 1.05 or 1
     def to_px(x: float, y: float) -> tuple[float, float]:
-        return (left + x / xmax * (w - left - right), h - bottom - y / ymax * (h - top - bottom))
-    d.rectangle([left, top, w - right, h - bottom], outline="black")
+        return (x0 + left + x / xmax * (w - left - right),
+                y0 + h - bottom - y / ymax * (h - top - bottom))
+    d.rectangle([x0 + left, y0 + top, x1 - right, y1 - bottom], outline="black")
     for t in _ticks(0, ymax):
         px = to_px(0, t)
-        d.line([px, (w - right, px[1])], fill=(225, 225, 225))
-        d.text((left - 8, px[1]), f"{t:g}", fill="black", font=font, anchor="rm")
+        d.line([px, (x1 - right, px[1])], fill=(225, 225, 225))
+        d.text((x0 + left - 8, px[1]), f"{t:g}", fill="black", font=font, anchor="rm")
     for t in _ticks(0, xmax):
         px = to_px(t, 0)
         d.line([px, (px[0], px[1] + 4)], fill="black")
         d.text((px[0], px[1] + 6), f"{t:g}", fill="black", font=font, anchor="ma")
-    d.text((w / 2, h - 18), xlabel, fill="black", font=font, anchor="ma")
-    d.text((8, top - 20), ylabel, fill="black", font=font)
-    d.text((w / 2, 8), title, fill="black", font=font, anchor="ma")
+    d.text((x0 + w / 2, y1 - 18), xlabel, fill="black", font=font, anchor="ma")
+    d.text((x0 + 8, y0 + top - 20), ylabel, fill="black", font=font)
+    if title:
+        d.text((x0 + w / 2, y0 + 8), title, fill="black", font=font, anchor="ma")
     for s in series:
         color = PALETTE[s.color % len(PALETTE)]
         xy = [to_px(x, y) for x, y in zip(s.xs, s.ys)]
@@ -93,12 +117,8 @@ def plot_curves(series: list[Series], path: str | Path, title: str = "",
         elif xy:
             d.ellipse([xy[0][0] - 2, xy[0][1] - 2, xy[0][0] + 2, xy[0][1] + 2], fill=color)
     for i, s in enumerate(series):  # legend, top right
-        y = top + 10 + 14 * i
-        seg = [(w - right - 150, y), (w - right - 125, y)]
+        y = y0 + top + 10 + 14 * i
+        seg = [(x1 - right - 150, y), (x1 - right - 125, y)]
         color = PALETTE[s.color % len(PALETTE)]
         _dashed(d, seg, color, s.width) if s.dashed else d.line(seg, fill=color, width=s.width)
-        d.text((w - right - 120, y), s.label, fill="black", font=font, anchor="lm")
-    path = Path(path)
-    with atomic_path(path) as tmp:   # Pillow picks PNG from the temp name's last suffix
-        img.save(tmp)
-    return path
+        d.text((x1 - right - 120, y), s.label, fill="black", font=font, anchor="lm")
