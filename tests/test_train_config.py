@@ -75,7 +75,7 @@ def test_bench_reports_throughput_and_memory(capsys):
                "--train", "--iters", "2", "--warmup", "1", "--format", "json"])
     import json
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert rc == 0 and res["mode"] == "train" and res["batch"] == 8 and res["input"] == [3, 16, 16]
+    assert rc == 0 and res["mode"] == "train" and res["batch"] == 8 and res["input_shape"] == [3, 16, 16]
     assert res["images_per_s"] > 0 and res["peak_memory_bytes"] > 10 * 2**20
 
 

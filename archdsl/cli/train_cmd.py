@@ -96,7 +96,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         teardown(rt)
     if rt.is_main:
         if args.format == "json":
-            print(json.dumps({"step": state["step"], **res}))
+            spec = args.spec if "\n" not in args.spec else state.get("spec")
+            print(json.dumps({"checkpoint": str(args.checkpoint), "spec": spec,
+                              "step": state["step"], "view": "10-crop" if cfg.ten_crop else "single",
+                              **res}))
         else:
             view = "10-crop" if cfg.ten_crop else "single view"
             print(f"test accuracy {100 * res['test_acc']:.2f}% (error {res['test_err']:.2f}%), "
@@ -129,7 +132,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(res))
     else:
         print(f"{res['spec']} {res['mode']} on {res['device']}, batch {res['batch']}, input "
-              f"{'x'.join(map(str, res['input']))}, amp {res['amp']}, channels_last "
+              f"{'x'.join(map(str, res['input_shape']))}, amp {res['amp']}, channels_last "
               f"{res['channels_last']}, compile {res['compile']}: {res['images_per_s']:,.1f} images/s "
               f"({res['ms_per_batch']:.1f} ms/batch), peak memory "
               f"{res['peak_memory_bytes'] / 2**20:,.0f} MiB ({res['peak_memory_kind']})")

@@ -68,7 +68,7 @@ def bench(spec: str, params: dict | None = None, *, batch: int = 64, train: bool
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     return {"spec": spec, "device": str(rt.device), "mode": "train" if train else "inference",
-            "batch": batch, "input": list(shape), "amp": amp, "channels_last": use_channels_last(cfg, rt.device),
+            "batch": batch, "input_shape": list(shape), "amp": amp, "channels_last": use_channels_last(cfg, rt.device),
             "compile": compile, "images_per_s": batch * iters / dt, "ms_per_batch": 1000 * dt / iters,
             "peak_memory_bytes": torch.cuda.max_memory_allocated() if cuda else _peak_rss_bytes(),
             "peak_memory_kind": "cuda max_memory_allocated" if cuda else "process peak RSS"}
