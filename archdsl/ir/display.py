@@ -7,29 +7,30 @@ dump is ``str(graph)`` (``archdsl show``), 180 KB that would flood a notebook ce
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any
 
 from archdsl.ir.ops import OPS, dims_text
 
-if TYPE_CHECKING:
-    from archdsl.ir.graph import Graph
+# The graph's own methods call these (graph.py imports this module lazily): a Graph here is
+# any object with Graph's attributes, so this module need not import graph.py back.
+Graph = Any
 
 
-def node_params(graph: "Graph") -> dict[str, int]:
+def node_params(graph: Graph) -> dict[str, int]:
     """Learnable parameters per node, from the op table (what ``archdsl.count`` reports)."""
     shapes = graph.shapes
     return {n.name: OPS[n.op].params(dict(n.attrs), [shapes[i] for i in n.inputs], n.shape)
             for n in graph.nodes}
 
 
-def graph_repr(graph: "Graph") -> str:
+def graph_repr(graph: Graph) -> str:
     """``Graph(resnet50: depth 50, 3×224×224 → 1000, 25,557,032 params, 177 nodes)``."""
     params = sum(node_params(graph).values())
     return (f"Graph({graph.name}: depth {graph.depth}, {dims_text(graph.input_shape)} → "
             f"{dims_text(graph.output_shape)}, {params:,} params, {len(graph.nodes)} nodes)")
 
 
-def graph_html(graph: "Graph") -> str:
+def graph_html(graph: Graph) -> str:
     """The headline figures and a per-stage table (output size, nodes, params) as HTML."""
     per_node = node_params(graph)
     rows = "".join(
