@@ -165,11 +165,9 @@ def count(graph: Graph, input: Shape | None = None, batch: int = 1,
     if batch < 1:
         raise ArchError(f"batch must be at least 1, not {batch}")
     shapes = reinfer(graph, input) if input is not None else graph.shapes
-    values = _values(graph, shapes, batch, convention)
-    new = tuple.__new__
-    layers = tuple(new(Row, (n.name, n.op, n.stage, n.block, shapes[n.name], *v))
-                   for n, v in zip(graph.nodes, values))
-    total = Row(graph.name, "total", None, None, layers[-1].shape, *map(sum, zip(*values)))
+    layers = _layer_rows(graph, shapes, batch, convention)
+    sums = [sum(column) for column in list(zip(*layers))[5:]]
+    total = Row(graph.name, "total", None, None, layers[-1].shape, *sums)
     return Counts(graph.name, convention, shapes["input"], batch, layers, total)
 
 
@@ -229,13 +227,13 @@ def _rules(spec: OpSpec) -> _Rules:
     def used(rule: CountRule) -> CountRule | None:
         return None if rule is ZERO else rule
     defaults = {k: d for k, (_, d) in spec.optional.items()} or None
-    column = 3 + COLUMNS.index(spec.column) if spec.column else -1
+    column = COLUMNS.index(spec.column) if spec.column else -1
     return _Rules(defaults, used(spec.params_rule), used(spec.macs_rule),
                   used(spec.flops_rule) if spec.column else None, column, used(spec.fvcore_rule))
 
 
 _RULES: dict[str, _Rules] = {name: _rules(spec) for name, spec in OPS.items()}
-"""Per op, what :func:`_values` calls: the op table's rules, read once at import."""
+"""Per op, what :func:`_layer_rows` calls: the op table's rules, read once at import."""
 
 
 _PLANS: dict[int, tuple[Graph, list[tuple]]] = {}
@@ -254,38 +252,39 @@ def _plan(graph: Graph) -> list[tuple]:
     for n in graph.nodes:
         r = _RULES[n.op]
         a = {**r.defaults, **dict(n.attrs)} if r.defaults else dict(n.attrs)
-        plan.append((r, a, n.inputs, n.name))
+        plan.append((r, a, n.inputs, n))
     if len(_PLANS) >= _PLANS_KEPT:
         _PLANS.pop(next(iter(_PLANS), None), None)
     _PLANS[id(graph)] = (graph, plan)
     return plan
 
 
-def _values(graph: Graph, shapes: dict[str, Shape], batch: int, convention: str) -> list[list[int]]:
-    """Per node: params, macs, flops, the six elementwise columns and the cost, batch included.
-
-    This loop is the whole cost of :func:`count`, so rules that always give 0 are skipped
-    and the static part of each node comes from :func:`_plan`.
-    """
-    out_values = []
-    append = out_values.append
+def _layer_rows(graph: Graph, shapes: dict[str, Shape], batch: int,
+                convention: str) -> tuple[Row, ...]:
+    """One Row per node: params, macs, flops, the six elementwise columns and the cost, batch
+    included. This loop is the whole cost of :func:`count`, so rules that always give 0 are
+    skipped, the static part of each node comes from :func:`_plan`, and rows are made as the
+    plain tuples they are."""
+    rows = []
+    append, new = rows.append, tuple.__new__
     paper, fvcore = convention == "paper", convention == "fvcore"
-    for r, a, inputs, name in _plan(graph):
+    for r, a, inputs, n in _plan(graph):
         ins = [shapes[i] for i in inputs]
-        out = shapes[name]
+        out = shapes[n.name]
         macs = r.macs(a, ins, out) * batch if r.macs else 0
-        v = [r.params(a, ins, out) if r.params else 0, macs, 2 * macs, 0, 0, 0, 0, 0, 0, 0]
+        cols = [0, 0, 0, 0, 0, 0]
         elementwise = 0
         if r.flops:
-            v[r.column] = elementwise = r.flops(a, ins, out) * batch
+            cols[r.column] = elementwise = r.flops(a, ins, out) * batch
         if paper:
-            v[9] = macs
+            cost = macs
         elif fvcore:
-            v[9] = macs + r.fvcore(a, ins, out) * batch if r.fvcore else macs
+            cost = macs + r.fvcore(a, ins, out) * batch if r.fvcore else macs
         else:
-            v[9] = 2 * macs + elementwise
-        append(v)
-    return out_values
+            cost = 2 * macs + elementwise
+        append(new(Row, (n.name, n.op, n.stage, n.block, out,
+                         r.params(a, ins, out) if r.params else 0, macs, 2 * macs, *cols, cost)))
+    return tuple(rows)
 
 
 def _rollup(layers: tuple[Row, ...], key: int, op: str) -> tuple[Row, ...]:
