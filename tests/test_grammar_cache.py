@@ -74,7 +74,7 @@ def test_an_unwritable_cache_directory_still_parses(cache, monkeypatch):
     if os.access(cache, os.W_OK):   # root writes anywhere: make the file system refuse instead
         def refuse(*a, **k):
             raise PermissionError(30, "Read-only file system")
-        monkeypatch.setattr(grammar_cache.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr("tempfile.mkstemp", refuse)
     try:
         parser = grammar_cache.cached_lark(GRAMMAR, **OPTIONS)
         assert _tree(parser) == _tree(grammar_cache.Lark(GRAMMAR.read_text(), **OPTIONS))

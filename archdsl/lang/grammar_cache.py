@@ -21,7 +21,6 @@ import hashlib
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 import lark
@@ -74,6 +73,7 @@ def _load(path: Path) -> Lark | None:
 
 
 def _store(parser: Lark, path: Path) -> None:
+    import tempfile   # only when writing (once per grammar): ~5 ms of imports otherwise
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
