@@ -17,7 +17,10 @@ import archdsl
 from conftest import ROOT
 from test_fmt import ir_key
 
-PUBLIC = sorted(set(archdsl.__all__) - {"__version__"} | set(archdsl.LAZY))
+# what the issue asks for by name, then whatever else the package declares public
+PUBLIC = sorted({"load", "count", "render_table", "parse_table", "create_model", "list_specs",
+                 "find_spec", "load_torchvision_weights", "ArchError", "Graph", "Counts"}
+                | set(archdsl.__all__) - {"__version__"} | set(getattr(archdsl, "LAZY", ())))
 
 
 @pytest.mark.parametrize("name", PUBLIC)

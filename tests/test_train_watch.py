@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from archdsl.cli.main import main
-from archdsl.train.feedback import Progress, clock
+from archdsl.train.feedback import Progress
 from conftest import ROOT
 
 SETTINGS = ["--steps", "6", "--batch", "32", "--input", "16x16", "--set", "log_every=1",
@@ -53,6 +53,7 @@ def test_on_a_terminal_the_bar_shows_elapsed_and_eta():
     assert left is not None and left >= 0
     p = Progress(100, 10, enabled=False)
     assert p.eta(30, now=p.t0 + 20) == (20, 70)        # 1 s per step, 70 steps to go
+    from archdsl.train.feedback import clock
     assert clock(3725.2) == "1:02:05"
 
 
