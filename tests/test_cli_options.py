@@ -99,8 +99,8 @@ def test_defaults_are_per_command():
     ["report", "s", "--input", "3x0x4"], ["bench", "s", "--input", "big"],
     ["check", "s", "--batch", "0"], ["report", "s", "--batch", "-1"],
     ["train", "s"],                                     # --out is required for train
-    ["table", "s", "--format", "json"], ["check", "s", "--max-activation", "lots"],
-    ["table", "s", "--json"],                           # no hidden --json where json is no choice
+    ["table", "s", "--format", "yaml"], ["check", "s", "--max-activation", "lots"],
+    ["build", "s", "--json"],                           # no hidden --json where json is no choice
 ])
 def test_bad_values_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as e:
