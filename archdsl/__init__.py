@@ -3,13 +3,11 @@ PyTorch modules and a training harness.
 
 The front end (this package's top level) never imports torch; ``archdsl.lowering`` and
 ``archdsl.train`` do. Every public name is bound once, to the same object on every access:
-the torch-free ones are imported here, the torch-backed ones (:data:`LAZY`) on first use,
-and then cached, so ``archdsl.count`` is always the function (never a submodule that an
+most are imported here, the torch-backed ones and the table functions (:data:`LAZY`) on
+first use, and then cached, so ``archdsl.count`` is always the function (never a submodule that an
 import happened to bind over it) and ``from archdsl import *`` stays torch-free.
 """
 from archdsl.analysis.count import Counts, count
-from archdsl.analysis.table import render_table
-from archdsl.analysis.table_read import parse_table
 from archdsl.api import Architecture, find_spec, list_specs, load
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node, Stage
@@ -18,12 +16,16 @@ from archdsl.lang.parser import parse
 
 __version__ = "0.1.0"
 
-#: torch-backed public names -> the module that defines them (imported on first access).
+#: public names imported on first access -> their module: the torch-backed ones, and the
+#: table renderer and reader (torch-free, but not needed to start the CLI).
 LAZY = {"create_model": "archdsl.lowering",
-        "load_torchvision_weights": "archdsl.lowering.weights"}
+        "load_torchvision_weights": "archdsl.lowering.weights",
+        "render_table": "archdsl.analysis.table", "parse_table": "archdsl.analysis.table_read"}
+#: the LAZY names that import torch, kept out of __all__
+NEEDS_TORCH = ("create_model", "load_torchvision_weights")
 
-# torch-free only: `from archdsl import *` binds these without importing torch. The LAZY
-# names are importable by name (`from archdsl import create_model`) but not starred.
+# torch-free only: `from archdsl import *` binds these without importing torch. The
+# NEEDS_TORCH names are importable by name (`from archdsl import create_model`), not starred.
 __all__ = ["load", "count", "render_table", "parse_table", "list_specs", "find_spec", "parse",
            "Architecture", "Graph", "Node", "Stage", "Counts", "Limits", "ArchError", "Span",
            "__version__"]
