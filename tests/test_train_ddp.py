@@ -56,7 +56,8 @@ def test_torchrun_two_ranks(tmp_path):
     assert r0["test_acc"] == r1["test_acc"] and r0["world"] == 2 and r0["step"] == 2
     # The distributed accuracy equals a single-process evaluation of the saved checkpoint.
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.yaml", "curves.png", "metrics.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "checkpoint.pt", "config.yaml",
+                                                     "curves.png", "metrics.jsonl"]
     code = subprocess.run([sys.executable, "-m", "archdsl.train", "eval", "testnet:resnet", "--checkpoint",
                            str(run / "checkpoint.pt"), "--data", "synthetic:3x8x8:30", "--format", "json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -56,7 +56,7 @@ def test_metrics_and_png_written(digits_run):
     assert abs(test_rows[-1]["test_acc"] - res["test_acc"]) < 1e-12
     assert train_rows[-1]["lr"] == pytest.approx(0.001)  # 0.1 divided twice by 10
     with Image.open(out / "curves.png") as im:
-        assert im.size == (800, 500)
+        assert im.size == (800, 500 + 2 * 300)    # error, loss and learning-rate panels
         colours = {c for _, c in im.convert("RGB").getcolors(1 << 20)}
     assert (31, 119, 180) in colours  # the curves were actually drawn
 
