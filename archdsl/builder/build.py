@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from archdsl.builder import expand
+from archdsl.builder import expand, mobile
 from archdsl.builder import params as fam
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
@@ -56,6 +56,7 @@ class _Builder:
         aliases: dict[str, ast.Alias] = {}
         blocks: dict[str, ast.BlockDef] = {}
         settings = cfg.Settings()
+        withs: list[ast.With] = []
         stages = [st for st in spec.statements if isinstance(st, ast.Stage)]
         once: dict[type, Span] = {}   # network, input and classes may each appear once
         for st in spec.statements:
@@ -101,6 +102,7 @@ class _Builder:
                     blocks[st.name] = st
                 elif isinstance(st, ast.With):
                     settings = cfg.apply(settings, st)
+                    withs.append(st)
             except ArchError as e:
                 errors.append(e)
         for a in aliases.values():
@@ -150,6 +152,10 @@ class _Builder:
         if overrides and alias is None:
             name = fam.member_name(name, params, defaults, aliases)
         classes = params.get("classes")
+        # Again, now that -D is known: a setting may name a parameter (width multiplier alpha).
+        settings = cfg.Settings()
+        for st in withs:
+            settings = cfg.apply(settings, st, params)
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 
     # ---- body ------------------------------------------------------------------------
@@ -169,9 +175,9 @@ class _Builder:
             for item in st.body:
                 try:
                     if isinstance(item, ast.With):
-                        s = cfg.apply(s, item)
-                    else:
-                        layers.extend(resolver.layers(item.parts))
+                        s = cfg.apply(s, item, params)
+                    else:   # the width multiplier scales each row's channels (builder/mobile.py)
+                        layers.extend(mobile.thin(resolver.layers(item.parts), s))
                 except ArchError as e:
                     errors.append(e)
             resolved.append((st, s, layers, sname))

@@ -16,7 +16,7 @@ _TOKEN_NAMES = {
     "NAME": "a word", "NUMBER": "a number", "DIMS": "a size like 3×3", "FCDIM": "'1000-d'",
     "REPEAT": "a repeat like ×2", "_NL": "a new line", "COMMA": "','", "COLON": "':'",
     "SEMICOLON": "';'", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
-    "EQUAL": "'='", "STAR": "'*'", "$END": "the end of the file",
+    "EQUAL": "'='", "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the file",
 }
 
 
@@ -228,6 +228,10 @@ class _ToAst(Transformer):
     def word(self, meta, items):
         tok = items[0]
         return ast.Word(str(tok), _tok_span(self.file, tok))
+
+    def slash(self, meta, items):
+        # MobileNet v1's ``conv dw / s1``: kept as the word "/" (see grammar.lark, #13c)
+        return ast.Word("/", _tok_span(self.file, items[0]))
 
     def index(self, meta, items):
         name, idx = items

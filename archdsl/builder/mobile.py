@@ -1,0 +1,264 @@
+"""Fire and mobile vocabulary (issue 13c): the papers' notations for SqueezeNet and MobileNet.
+
+* MobileNet v1's Table 1 rows, ``conv / s2 3×3×3×32`` and ``conv dw / s1 3×3×32 dw``: a
+  ``Type / Stride`` column (``sN`` is the stride) and a filter shape ``k×k×in×out``, or
+  ``k×k×C dw`` for a depthwise conv (one filter per input channel, C = in = out).
+* ``3×3 dw`` (``3×3 conv dw``, ``3×3 depthwise``): a depthwise conv outside the paper form.
+* Built-in blocks, one :class:`BlockWord` each in :data:`BLOCK_WORDS`: SqueezeNet's
+  ``fire(s1x1, e1x1, e3x3)`` (Table 1's columns) and MobileNet v2's
+  ``bottleneck(t, c, n, s)`` (Table 2's columns: expansion, output channels, repeats,
+  first stride). Their structure is the block kinds ``fire`` and ``inverted_residual`` in
+  :mod:`archdsl.builder.blocks`; here they only become :class:`Layer` records.
+* The width multiplier α (``with width multiplier alpha``): :func:`thin` scales the channel
+  counts a spec states, rounding by the rule the spec names (:data:`ROUNDING`).
+
+Attributes that depend on the input's channels (``dw``, the ``in`` of a 4-number filter, a
+bottleneck's expansion ``t × in``) are resolved when the conv is placed: :func:`placed_conv`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from archdsl.lang import syntax as ast
+from archdsl.errors import ArchError, Span
+from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
+
+# Words that make a conv depthwise, after a kernel size or in the paper's Type column.
+DEPTHWISE = ("dw", "depthwise")
+
+
+# ---- the width multiplier's rounding rules --------------------------------------------
+def _round_down(x: float) -> int:
+    # MobileNet v1's TensorFlow code (slim mobilenet_v1.py): max(int(d * α), min_depth=8).
+    # The paper itself states no rule; its α ∈ {0.75, 0.5, 0.25} never needs one.
+    return max(int(x), 8)
+
+
+def make_divisible(x: float, divisor: int) -> int:
+    """The nearest multiple of ``divisor``, at least ``divisor`` and not below 90 % of ``x``:
+    the MobileNet v2 authors' TensorFlow rule, as torchvision's ``_make_divisible``."""
+    new = max(divisor, int(x + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * x else new
+
+
+# ``with round channels down`` / ``with round channels to 8``: the rule's name -> function.
+ROUNDING: dict[str, Callable[[float], int]] = {"down": _round_down}
+
+
+def rounded(c: int, s) -> int | float:
+    """Channel count ``c`` thinned by the settings' width multiplier, rounded by their rule
+    (a float where no rule is stated and c·α is not whole, for the caller to refuse)."""
+    if s.width == 1:
+        return c
+    x = c * s.width
+    if s.round_channels is None:
+        return int(x) if float(x).is_integer() else x
+    if isinstance(s.round_channels, int):
+        return make_divisible(x, s.round_channels)
+    return ROUNDING[s.round_channels](x)
+
+
+def thin(layers: list[Layer], s) -> list[Layer]:
+    """Apply the width multiplier of settings ``s`` to every channel count the ``layers``
+    state (convs, the convs of blocks, a 4-number filter's ``in``); fc widths and
+    channel counts derived from the input (dw, expansion) are left alone."""
+    if s.width == 1:
+        return layers
+    for layer in layers:
+        for conv in [layer, *layer.entries, *(e for br in layer.branches for e in br)]:
+            if conv.kind != "conv":
+                continue
+            for key in ("out_channels", "in"):
+                c = conv.attrs.get(key)
+                if c is None:
+                    continue
+                if key == "in":   # the image's channels are not thinned: either may fit
+                    conv.attrs[key] = (c[0], rounded(c[0], s))
+                    continue
+                v = rounded(c, s)
+                if not float(v).is_integer():
+                    raise ArchError(
+                        f"{c} channels × width multiplier {s.width:g} = {v:g} is not a whole "
+                        "number", conv.span,
+                        hint="state how to round: 'with round channels down' (MobileNet v1's "
+                             "TensorFlow code) or 'with round channels to 8' (MobileNet v2, "
+                             "torchvision's _make_divisible)")
+                conv.attrs[key] = int(v)
+    return layers
+
+
+# ---- convolutions whose channels depend on the input -------------------------------------
+def placed_conv(a: dict[str, Any], in_channels: int) -> str | None:
+    """Fill in, once the input's channel count is known, what ``dw``, a filter's ``in`` and
+    a bottleneck's expansion leave open; the error message where the input does not fit."""
+    if a.pop("depthwise", False):
+        given = a.get("out_channels")
+        if given is not None and given != in_channels:
+            return (f"a depthwise conv keeps its {in_channels} input channels, but the filter "
+                    f"says {given}: 'dw' cannot change the channel count")
+        a["out_channels"] = a["groups"] = in_channels
+    t = a.pop("expand", None)
+    if t is not None:
+        a["out_channels"] = in_channels * t
+    stated = a.pop("in", None)   # (as written, thinned by α): the network's input is not
+    if stated is not None and in_channels not in stated:           # thinned, the rest is
+        return (f"the filter shape says {stated[-1]} input channels, but its input has "
+                f"{in_channels}")
+    return None
+
+
+# ---- MobileNet v1's rows: ``conv dw / s1 3×3×32 dw`` ---------------------------------------
+def paper_conv(r, atoms: list, part: ast.Part, env) -> Layer | None:
+    """A row in the ``Type / Stride | Filter Shape`` notation of MobileNet v1's Table 1, or
+    None when ``atoms`` are not one (no ``/``). ``r`` reads numbers (a Resolver)."""
+    slash = next((i for i, a in enumerate(atoms) if isinstance(a, ast.Word) and a.text == "/"),
+                 None)
+    if slash is None:
+        return None
+    kind = lower_words(atoms[:slash])
+    if kind not in (["conv"], ["conv", "dw"], ["conv", "depthwise"]) \
+            or len(kind) != slash:
+        raise ArchError(f"'{part_text(part)}': only convolutions are written 'Type / sN' here",
+                        part.span, hint="write 'conv / s1 1×1×32×64' or 'conv dw / s1 3×3×32 dw'")
+    rest = atoms[slash + 1:]
+    stride = rest[0] if rest else None
+    if not (isinstance(stride, ast.Word) and stride.text[:1] in "sS" and stride.text[1:].isdigit()):
+        raise ArchError("the stride column is written 's1' or 's2' after the '/'",
+                        (stride or atoms[slash]).span, hint="e.g. 'conv / s2 3×3×3×32'")
+    s = at_least_one("stride", int(stride.text[1:]), stride.span)
+    rest = rest[1:]
+    if not rest or not isinstance(rest[0], ast.Dims):
+        raise ArchError("a filter shape follows the stride, like 3×3×32×64 or 3×3×32 dw",
+                        stride.span, hint="k×k×in×out for a conv, k×k×C dw for a depthwise conv")
+    filt, tail = rest[0], lower_words(rest[1:])
+    if len(rest) > 1 + len(tail) or tail not in ([], ["dw"]):
+        raise ArchError(f"unexpected '{part_text(ast.Part(tuple(rest[1:]), None, None, None, part.span))}' "
+                        "after the filter shape", rest[1].span,
+                        hint="the filter shape ends the row: k×k×in×out, or k×k×C dw")
+    dw = len(kind) == 2
+    if dw != bool(tail):
+        raise ArchError("the type column and the filter shape disagree about 'dw'", filt.span,
+                        hint="a depthwise row says it twice, as the paper does: "
+                             "'conv dw / s1 3×3×32 dw'; a full conv: 'conv / s1 1×1×32×64'")
+    v = filt.values
+    if dw and len(v) != 3:
+        raise ArchError(f"a depthwise filter is k×k×C dw (its channels do not change), not "
+                        f"{'×'.join(map(str, v))}", filt.span,
+                        hint=f"write {v[0]}×{v[1]}×{v[2]} dw and put the channel change in the "
+                             "next 1×1 conv" if len(v) == 4 else "e.g. 3×3×32 dw")
+    if not dw and len(v) != 4:
+        raise ArchError(f"a conv's filter shape is k×k×in×out (four numbers), not "
+                        f"{'×'.join(map(str, v))}", filt.span,
+                        hint="e.g. 1×1×32×64 (MobileNet v1's Table 1)")
+    at_least_one("filter shape", v, filt.span)
+    attrs: dict[str, Any] = {"kernel": (v[0], v[1]), "stride": (s, s)}
+    if dw:
+        attrs.update(out_channels=v[2], depthwise=True)
+    else:
+        attrs.update(out_channels=v[3], **{"in": (v[2],)})
+    layer = Layer("conv", attrs, part.span)
+    if s != 1:   # '/ s1' states the default: allowed inside a block, whose stride is its own
+        layer.explicit.add("stride")
+    return layer
+
+
+def dims_conv(vals: tuple[int, ...], phrase: str, part: ast.Part, nums: list, r, env
+              ) -> Layer | None:
+    """``3×3 dw`` / ``3×3 conv dw`` / ``3×3 depthwise`` (an optional channel count, which must
+    equal the input's), or a ``k×k×in×out`` filter; None for anything else. ``r`` reads the
+    numbers (a Resolver)."""
+    if phrase in ("dw", "conv dw", "depthwise", "depthwise conv"):
+        if len(vals) != 2:
+            raise ArchError("a depthwise conv's size is k×k (it has one filter per input "
+                            "channel)", part.span, hint="e.g. '3×3 dw' or 'conv dw / s1 3×3×32 dw'")
+        attrs = {"kernel": at_least_one("kernel size", vals, part.span), "depthwise": True}
+        if nums:   # '3×3 dw 32': checked against the input once it is known
+            attrs["out_channels"] = r.count(nums[0], env, "channel count")
+        return Layer("conv", attrs, part.span)
+    if len(vals) == 4 and phrase in ("", "conv"):
+        at_least_one("filter shape", vals, part.span)
+        return Layer("conv", {"kernel": vals[:2], "out_channels": vals[3], "in": (vals[2],)},
+                     part.span)
+    return None
+
+
+# ---- built-in blocks: fire(...), bottleneck(...) -------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BlockWord:
+    """A built-in block written like a call: its parameters (the paper's column names, in
+    the table's order) and how their values become the block's layer."""
+    kind: str                      # its entry in builder.blocks.KINDS
+    params: tuple[str, ...]
+    make: Callable[[dict[str, int], Span], Layer]
+    repeat: str | None = None      # the parameter that is the block's repeat count
+    example: str = ""
+
+
+def _conv(k: int, attrs: dict, span: Span) -> Layer:
+    return Layer("conv", {"kernel": (k, k), **attrs}, span)
+
+
+def _fire(v: dict[str, int], span: Span) -> Layer:
+    # Iandola et al. 2016, Sec. 3.2: squeeze (1×1 filters) feeding expand (1×1 and 3×3
+    # filters), the expand outputs concatenated; ReLU after each.
+    return Layer("block", {}, span, entries=[_conv(1, {"out_channels": v["s1x1"]}, span)],
+                 branches=[[_conv(1, {"out_channels": v["e1x1"]}, span)],
+                           [_conv(3, {"out_channels": v["e3x3"]}, span)]],
+                 block_name="fire", block_kind="fire")
+
+
+def _bottleneck(v: dict[str, int], span: Span) -> Layer:
+    # Sandler et al. 2018, Table 1: 1×1 expansion to t·k channels, 3×3 depthwise (stride s),
+    # linear 1×1 to c. With t = 1 there is nothing to expand: the authors' code and
+    # torchvision leave the 1×1 out (its params count would not match otherwise).
+    expand = [_conv(1, {"expand": v["t"]}, span)] if v["t"] != 1 else []
+    layer = Layer("block", {"stride": (v["s"], v["s"])}, span, repeat=v["n"],
+                  entries=expand + [_conv(3, {"depthwise": True}, span),
+                                    _conv(1, {"out_channels": v["c"]}, span)],
+                  block_name="bottleneck", block_kind="inverted_residual")
+    layer.explicit.add("stride")
+    return layer
+
+
+BLOCK_WORDS: dict[str, BlockWord] = {
+    "fire": BlockWord("fire", ("s1x1", "e1x1", "e3x3"), _fire, example="fire(16, 64, 64)"),
+    "bottleneck": BlockWord("inverted_residual", ("t", "c", "n", "s"), _bottleneck, "n",
+                            "bottleneck(t=6, c=24, n=2, s=2)"),
+}
+BLOCK_WORDS["inverted residual"] = BLOCK_WORDS["bottleneck"]
+
+
+def block_word(r, phrase: str, part: ast.Part, env) -> Layer | None:
+    """A use of a built-in block (``fire(16, 64, 64)``), or None if ``phrase`` names none."""
+    bw = BLOCK_WORDS.get(phrase)
+    if bw is None or part.args is None:
+        if bw is not None:
+            raise ArchError(f"'{phrase}' is a block with the parameters "
+                            f"{', '.join(bw.params)}", part.span, hint=f"e.g. '{bw.example}'")
+        return None
+    args = part.args
+    if len(args) != len(bw.params):
+        raise ArchError(f"{phrase} takes {len(bw.params)} values ({', '.join(bw.params)}) but "
+                        f"is given {len(args)}", part.span, hint=f"e.g. '{bw.example}'")
+    values: dict[str, int] = {}
+    named = False
+    for i, arg in enumerate(args):
+        name = bw.params[i] if arg.name is None else arg.name
+        if name not in bw.params:
+            raise ArchError(f"{phrase} has no parameter '{arg.name}'", arg.span,
+                            hint=f"its parameters are {', '.join(bw.params)}")
+        if name in values:
+            raise ArchError(f"{phrase}'s {name} is given twice", arg.span, hint="keep one of them")
+        if arg.name is None and named:
+            raise ArchError("positional values come before named ones", arg.span,
+                            hint=f"e.g. '{bw.example}'")
+        named = named or arg.name is not None
+        what = f"{phrase}'s {name}"
+        values[name] = r._repeat(arg.value, env) if name == bw.repeat else \
+            r.count(arg.value, env, what)
+    if bw.repeat is not None and part.repeat is not None:
+        raise ArchError(f"{phrase}'s {bw.repeat} is already its repeat count", part.repeat.span,
+                        hint=f"remove the '×{part_text(ast.Part((part.repeat,), None, None, None, part.span))}' "
+                             f"or set {bw.repeat}")
+    return bw.make(values, part.span)
