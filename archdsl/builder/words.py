@@ -143,7 +143,8 @@ class Resolver:
         words = lower_words([a for a in rest if isinstance(a, ast.Word)])
         phrase = " ".join(words)
         nums = [a for a in rest if not isinstance(a, ast.Word) or a.text.lower() != "conv"]
-        if layer := mobile.dims_conv(vals, phrase, part, nums, self, env):   # 3×3 dw, k×k×in×out
+        if layer := mobile.dims_conv(vals, phrase, part, [a for a in nums if not isinstance(
+                a, ast.Word)], self, env):   # 3×3 dw, k×k×in×out (builder/mobile.py)
             return layer
         if len(vals) not in (2, 3):
             raise ArchError(f"a kernel size has two numbers (like 3×3), not {len(vals)}", dims.span)
