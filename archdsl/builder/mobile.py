@@ -29,10 +29,17 @@ DEPTHWISE = ("dw", "depthwise")
 
 
 # ---- the width multiplier's rounding rules --------------------------------------------
+def _whole(x: float) -> int | None:
+    """``x`` as an int when it is whole up to float error (30 × 0.3 = 8.999999999999998)."""
+    return round(x) if abs(x - round(x)) < 1e-9 else None
+
+
 def _round_down(x: float) -> int:
-    # MobileNet v1's TensorFlow code (slim mobilenet_v1.py): max(int(d * α), min_depth=8).
-    # The paper itself states no rule; its α ∈ {0.75, 0.5, 0.25} never needs one.
-    return max(int(x), 8)
+    # MobileNet v1's TensorFlow code (slim mobilenet_v1.py): max(int(d * α), min_depth=8),
+    # here without its float artefact (int(30 * 0.3) is 8 there). The paper itself states
+    # no rule; its α ∈ {0.75, 0.5, 0.25} never needs one.
+    w = _whole(x)
+    return max(int(x) if w is None else w, 8)
 
 
 def make_divisible(x: float, divisor: int) -> int:
@@ -53,7 +60,8 @@ def rounded(c: int, s) -> int | float:
         return c
     x = c * s.width
     if s.round_channels is None:
-        return int(x) if float(x).is_integer() else x
+        w = _whole(x)
+        return x if w is None else w
     if isinstance(s.round_channels, int):
         return make_divisible(x, s.round_channels)
     return ROUNDING[s.round_channels](x)
