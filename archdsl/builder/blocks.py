@@ -43,18 +43,15 @@ Fields of a :class:`BlockKind`:
 ``post``
     Steps after the merge. Under ``with relu before add``, or when nothing is merged, they end
     each branch instead, named and located like its last entry (``relu3``).
-``stem``, ``stem_name``, ``branch_names``
-    (#13c) A kind with a ``stem`` places the layer's ``entries`` first, as a sequence of those
-    steps named under ``stem_name`` (SqueezeNet's squeeze), then its ``branches`` on the stem's
-    output; ``branch_names`` name the branches (``expand1x1``) instead of ``branch1`` ….
-``stride_on``
-    (#13c) The kernel size of the entry that takes the block's stride, whatever ``with stride
-    on`` says (an inverted residual strides its 3×3 depthwise conv); None: the settings decide.
+``stem``, ``stem_name``, ``branch_names``, ``stride_on`` (#13c)
+    The steps of the layer's ``entries``, placed in sequence under ``stem_name`` (a fire's
+    squeeze) before its ``branches``; the branches' names (``expand1x1``; else ``branch1`` …);
+    the kernel of the entry that takes the stride whatever ``with stride on`` says (None: it).
 
-Several branches (not written by today's syntax) are named ``branch1.conv1`` …; one branch's
-nodes sit directly under the block (``conv2_x.0.conv1``). The settings read here: ``batchnorm``
-(the bn steps), ``shortcut`` (by-option shortcuts), ``relu after/before add`` (where ``post``
-goes) and ``stride on K×K`` (which entry of each branch takes the block's stride).
+Several branches (a fire's two expand convs) are named ``branch1.conv1`` … or by
+``branch_names``; one branch's nodes sit directly under the block (``conv2_x.0.conv1``). The
+settings read here: ``batchnorm`` (the bn steps), ``shortcut`` (by-option shortcuts), ``relu
+after/before add`` (where ``post`` goes) and ``stride on K×K`` (which entry takes the stride).
 """
 from __future__ import annotations
 
@@ -113,14 +110,11 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
               shortcut=BY_OPTION, merge="add", post=("relu",)),
-    # -- fire / mobile (#13c); their spec words are in builder/mobile.py ---------------------
-    # SqueezeNet (Iandola et al. 2016, Sec. 3.2): squeeze 1×1, then expand 1×1 and 3×3 side by
-    # side, concatenated; ReLU after every conv.
+    # -- fire / mobile (#13c), spec words in builder/mobile.py. SqueezeNet (Sec. 3.2): squeeze
+    # 1×1, then expand 1×1 and 3×3 side by side, concatenated. MobileNet v2 (Table 1): 1×1
+    # expand, 3×3 dw (strided), ReLU6, linear 1×1; the input added only if the shape is kept.
     BlockKind("fire", stem=("conv", "bn", "relu"), stem_name="squeeze",
               branch_names=("expand1x1", "expand3x3"), merge="concat"),
-    # MobileNet v2 (Sandler et al. 2018, Table 1, Fig. 4): 1×1 expand, 3×3 depthwise (the
-    # stride), ReLU6 after both, linear 1×1 (no activation); the input is added when the
-    # block keeps its shape, else there is no shortcut.
     BlockKind("inverted_residual", entry=("conv", "bn", "relu6"), last=("conv", "bn"),
               shortcut=Shortcut("identity", None), merge="add", stride_on=3),
 )})
