@@ -70,6 +70,8 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
               "bias_init": a.get("bias_init"), "init": init}
+        if "in" in a:   # 'fc / s1 1024×1000': checked once placed (builder/mobile.placed_in)
+            fc["in"] = a["in"]
         return [Unit("fc", fc, span, "fc")] + ([] if is_classifier else [Unit("relu", {}, span, "relu")])
     if layer.kind in ("maxpool", "avgpool"):
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}

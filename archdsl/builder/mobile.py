@@ -75,9 +75,9 @@ def thin(layers: list[Layer], s) -> list[Layer]:
         return layers
     for layer in layers:
         for conv in [layer, *layer.entries, *(e for br in layer.branches for e in br)]:
-            if conv.kind != "conv":
+            if conv.kind not in ("conv", "fc"):   # an fc row's stated 'in' is thinned too
                 continue
-            for key in ("out_channels", "in"):
+            for key in ("out_channels", "in") if conv.kind == "conv" else ("in",):
                 c = conv.attrs.get(key)
                 if c is None:
                     continue
@@ -109,25 +109,31 @@ def placed_conv(a: dict[str, Any], in_channels: int) -> str | None:
     t = a.pop("expand", None)
     if t is not None:
         a["out_channels"] = in_channels * t
-    stated = a.pop("in", None)   # (as written, thinned by α): the network's input is not
-    if stated is not None and in_channels not in stated:           # thinned, the rest is
-        return (f"the filter shape says {stated[-1]} input channels, but its input has "
-                f"{in_channels}")
+    return placed_in(a, in_channels)
+
+
+def placed_in(a: dict[str, Any], received: int) -> str | None:
+    """Check (and drop) the ``in`` a row states (``1×1×32×64``, ``fc / s1 1024×1000``):
+    as written or thinned by α, since the image's channels are never thinned."""
+    stated = a.pop("in", None)
+    if stated is not None and received not in stated:
+        what = "filter shape says {} input channels" if "kernel" in a else "fc shape says {} inputs"
+        return f"the {what.format(stated[-1])}, but its input has {received}"
     return None
 
 
 # ---- MobileNet v1's rows: ``conv dw / s1 3×3×32 dw`` ---------------------------------------
-def paper_conv(r, atoms: list, part: ast.Part, env) -> Layer | None:
+def paper_row(r, atoms: list, part: ast.Part, env) -> Layer | None:
     """A row in the ``Type / Stride | Filter Shape`` notation of MobileNet v1's Table 1, or
     None when ``atoms`` are not one (no ``/``). ``r`` reads numbers (a Resolver)."""
     slash = next((i for i, a in enumerate(atoms) if isinstance(a, ast.Word) and a.text == "/"),
                  None)
     if slash is None:
         return None
-    kind = lower_words(atoms[:slash])
-    if kind not in (["conv"], ["conv", "dw"], ["conv", "depthwise"]) \
-            or len(kind) != slash:
-        raise ArchError(f"'{part_text(part)}': only convolutions are written 'Type / sN' here",
+    kind = " ".join(lower_words(atoms[:slash]))
+    row = _ROWS.get(kind) if len(lower_words(atoms[:slash])) == slash else None
+    if row is None:
+        raise ArchError(f"'{part_text(part)}': Table 1's 'Type / sN' rows are {', '.join(_ROWS)}",
                         part.span, hint="write 'conv / s1 1×1×32×64' or 'conv dw / s1 3×3×32 dw'")
     rest = atoms[slash + 1:]
     stride = rest[0] if rest else None
@@ -135,17 +141,31 @@ def paper_conv(r, atoms: list, part: ast.Part, env) -> Layer | None:
         raise ArchError("the stride column is written 's1' or 's2' after the '/'",
                         (stride or atoms[slash]).span, hint="e.g. 'conv / s2 3×3×3×32'")
     s = at_least_one("stride", int(stride.text[1:]), stride.span)
-    rest = rest[1:]
+    layer = row(kind, s, stride, rest[1:], part)
+    if s != 1:   # '/ s1' states the default: allowed inside a block, whose stride is its own
+        layer.explicit.add("stride")
+    return layer
+
+
+def _after(what: str, example: str, stride: ast.Word, rest: list, words: list[str]) -> ast.Dims:
+    """The sizes after ``/ sN`` (``3×3×32``), followed by nothing but ``words``."""
     if not rest or not isinstance(rest[0], ast.Dims):
-        raise ArchError("a filter shape follows the stride, like 3×3×32×64 or 3×3×32 dw",
-                        stride.span, hint="k×k×in×out for a conv, k×k×C dw for a depthwise conv")
-    filt, tail = rest[0], lower_words(rest[1:])
-    if len(rest) > 1 + len(tail) or tail not in ([], ["dw"]):
-        raise ArchError(f"unexpected '{part_text(ast.Part(tuple(rest[1:]), None, None, None, part.span))}' "
-                        "after the filter shape", rest[1].span,
-                        hint="the filter shape ends the row: k×k×in×out, or k×k×C dw")
-    dw = len(kind) == 2
-    if dw != bool(tail):
+        raise ArchError(f"{what} follows the stride, like {example}", stride.span)
+    tail = rest[1:]
+    if [a.text.lower() if isinstance(a, ast.Word) else None for a in tail] not in (
+            [], words):
+        shown = " ".join(a.text if isinstance(a, ast.Word) else "…" for a in tail)
+        raise ArchError(f"unexpected '{shown}' after the {what.split(' ', 1)[-1]}", tail[0].span,
+                        hint=f"the row ends with it, like '{example}'")
+    return rest[0]
+
+
+def _conv_row(kind: str, s: int, stride: ast.Word, rest: list, part: ast.Part) -> Layer:
+    # ``conv / s1 1×1×32×64`` (k×k×in×out) and ``conv dw / s1 3×3×32 dw`` (k×k×C)
+    dw = kind != "conv"
+    filt = _after("a filter shape", "3×3×32 dw" if dw else "1×1×32×64", stride, rest,
+                  ["dw"])
+    if dw != (len(rest) > 1):
         raise ArchError("the type column and the filter shape disagree about 'dw'", filt.span,
                         hint="a depthwise row says it twice, as the paper does: "
                              "'conv dw / s1 3×3×32 dw'; a full conv: 'conv / s1 1×1×32×64'")
@@ -165,10 +185,41 @@ def paper_conv(r, atoms: list, part: ast.Part, env) -> Layer | None:
         attrs.update(out_channels=v[2], depthwise=True)
     else:
         attrs.update(out_channels=v[3], **{"in": (v[2],)})
-    layer = Layer("conv", attrs, part.span)
-    if s != 1:   # '/ s1' states the default: allowed inside a block, whose stride is its own
-        layer.explicit.add("stride")
-    return layer
+    return Layer("conv", attrs, part.span)
+
+
+def _pool_row(kind: str, s: int, stride: ast.Word, rest: list, part: ast.Part) -> Layer:
+    # ``avg pool / s1 pool 7×7``: the Filter Shape column says "Pool 7 × 7"
+    if rest and isinstance(rest[0], ast.Word) and rest[0].text.lower() == "pool":
+        rest = rest[1:]
+    win = _after("a window size", "avg pool / s1 pool 7×7", stride, rest, [])
+    if len(win.values) != 2:
+        raise ArchError("a pool's window is k×k", win.span, hint="e.g. 'avg pool / s1 pool 7×7'")
+    k = at_least_one("window size", win.values, win.span)
+    return Layer("avgpool", {"kernel": k, "stride": (s, s)}, part.span)
+
+
+def _fc_row(kind: str, s: int, stride: ast.Word, rest: list, part: ast.Part) -> Layer:
+    # ``fc / s1 1024×1000``: in × out, the input checked when placed
+    shape = _after("an in×out shape", "fc / s1 1024×1000", stride, rest, [])
+    if len(shape.values) != 2 or s != 1:
+        raise ArchError("an fc row is 'fc / s1 in×out'", shape.span if s == 1 else stride.span,
+                        hint="e.g. 'fc / s1 1024×1000'")
+    v = at_least_one("fc shape", shape.values, shape.span)
+    return Layer("fc", {"out_features": v[1], "in": (v[0],)}, part.span)
+
+
+def _softmax_row(kind: str, s: int, stride: ast.Word, rest: list, part: ast.Part) -> Layer:
+    # ``softmax / s1 classifier``: the Filter Shape column says "Classifier"
+    if [a.text.lower() if isinstance(a, ast.Word) else None for a in rest] not in (
+            [], ["classifier"]) or s != 1:
+        raise ArchError("a soft-max row is 'softmax / s1 classifier'", part.span)
+    return Layer("softmax", {}, part.span)
+
+
+_ROWS: dict[str, Callable[..., Layer]] = {
+    "conv": _conv_row, "conv dw": _conv_row, "conv depthwise": _conv_row,
+    "avg pool": _pool_row, "fc": _fc_row, "softmax": _softmax_row}
 
 
 def dims_conv(vals: tuple[int, ...], phrase: str, part: ast.Part, nums: list, r, env

@@ -122,6 +122,10 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
             inputs = (state.src,)
             shape = state.shape
         a["in_features"] = shape[0] if len(shape) == 1 else 0
+        problem = mobile.placed_in(a, a["in_features"])   # 'fc / s1 1024×1000'
+        if problem is not None and len(shape) == 1:
+            state.errors.append(ArchError(problem, u.span, hint="the fc's input is set by the "
+                                                                "layers before it"))
     elif u.op in ("maxpool", "avgpool") and "padding" not in a:
         a["padding"] = expand.pool_padding(shape, a["kernel"], a["stride"])
     try:

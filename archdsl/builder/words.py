@@ -176,7 +176,7 @@ class Resolver:
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
         # MobileNet v1's 'conv dw / s1 3×3×32 dw'; fire(…), bottleneck(…) (builder/mobile.py)
-        if layer := (mobile.paper_conv(self, [first, *rest], part, env)
+        if layer := (mobile.paper_row(self, [first, *rest], part, env)
                      or mobile.block_word(self, phrase, part, env)):
             return layer
         if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
