@@ -195,3 +195,15 @@ def test_dilation_and_depthwise_modifier():
     assert dict(d.attrs)["groups"] == 8 and d.shape == (8, 8, 8)
     model = create_model(g)
     assert model(torch.randn(1, 8, 16, 16)).shape == (1, 8, 8, 8)
+
+
+# ---- tables of family members round-trip ---------------------------------------------------
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+def test_width_members_round_trip_through_tables(fmt):
+    from archdsl.analysis.table import render_table
+    from archdsl.analysis.table_read import parse_table
+    from test_fmt import ir_key
+    graphs = [archdsl.load("mobilenet-v1", alpha=0.5), archdsl.load("mobilenet-v2-1.4"),
+              archdsl.load("squeezenet1_1")]
+    back = parse_table(render_table(graphs, fmt, stacked=True))
+    assert [ir_key(b) for b in back] == [ir_key(g) for g in graphs]
