@@ -207,3 +207,11 @@ def test_width_members_round_trip_through_tables(fmt):
               archdsl.load("squeezenet1_1")]
     back = parse_table(render_table(graphs, fmt, stacked=True))
     assert [ir_key(b) for b in back] == [ir_key(g) for g in graphs]
+
+
+def test_relu6_setting_is_per_stage_and_keeps_names():
+    g = archdsl.load("input 3×16×16\nwith relu6\na: 3×3, 8\nb:\n    with relu\n    3×3, 8\n"
+                     "c: avg pool / s1 pool 16×16\n   fc / s1 8×10\n   softmax / s1 classifier\n")
+    assert [(n.name, n.op) for n in g.nodes if n.name.endswith("relu")] == [
+        ("a.relu", "relu6"), ("b.relu", "relu")]
+    assert g.output_shape == (10,) and "paper_row" not in str(g)

@@ -182,7 +182,8 @@ class _Builder:
                     errors.append(e)
             resolved.append((st, s, layers, sname))
         collect(errors)
-        check_depth([(l.repeat * (len(l.entries) if l.kind == "block" else l.kind in ("conv", "fc")),
+        check_depth([(l.repeat * (len(l.entries) + sum(map(len, l.branches)) if l.kind == "block"
+                               else l.kind in ("conv", "fc")),
                       l.span) for _, _, ls, _ in resolved for l in ls], self.limits)
 
         fcs = [l for _, _, ls, _ in resolved for l in ls if l.kind == "fc"]

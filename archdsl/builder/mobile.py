@@ -69,15 +69,23 @@ def rounded(c: int, s) -> int | float:
 
 def thin(layers: list[Layer], s) -> list[Layer]:
     """Apply the width multiplier of settings ``s`` to every channel count the ``layers``
-    state (convs, the convs of blocks, a 4-number filter's ``in``); fc widths and
-    channel counts derived from the input (dw, expansion) are left alone."""
+    state (convs, the convs of blocks, a 4-number filter's ``in``, a kernel depth); fc
+    widths and channel counts derived from the input (dw, expansion) are left alone.
+    Refuses a residual bracket of MobileNet v1's rows, which have no shortcuts."""
+    for layer in layers:
+        if layer.kind == "block" and layer.block_kind == "residual" and s.shortcut != "plain" \
+                and any(e.attrs.get("paper_row") for e in layer.entries):
+            raise ArchError("MobileNet v1's Table 1 has no shortcuts, but a bracket is a "
+                            "residual block", layer.span,
+                            hint="for the table's '5×' over two rows, put 'with shortcut plain' "
+                                 "on the line before the bracket")
     if s.width == 1:
         return layers
     for layer in layers:
         for conv in [layer, *layer.entries, *(e for br in layer.branches for e in br)]:
             if conv.kind not in ("conv", "fc"):   # an fc row's stated 'in' is thinned too
                 continue
-            for key in ("out_channels", "in") if conv.kind == "conv" else ("in",):
+            for key in ("out_channels", "depth", "in") if conv.kind == "conv" else ("in",):
                 c = conv.attrs.get(key)
                 if c is None:
                     continue
@@ -142,6 +150,8 @@ def paper_row(r, atoms: list, part: ast.Part, env) -> Layer | None:
                         (stride or atoms[slash]).span, hint="e.g. 'conv / s2 3×3×3×32'")
     s = at_least_one("stride", int(stride.text[1:]), stride.span)
     layer = row(kind, s, stride, rest[1:], part)
+    if layer.kind == "conv":   # read by thin(): Table 1 rows in a residual bracket
+        layer.attrs["paper_row"] = True
     if s != 1:   # '/ s1' states the default: allowed inside a block, whose stride is its own
         layer.explicit.add("stride")
     return layer
