@@ -85,6 +85,12 @@ _Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping(
     "tag:yaml.org,2002:map", data.items(), flow_style=True))
 
 
+class _HeadDumper(yaml.SafeDumper):
+    """PyYAML's own emitter, for the few values around the node list: libyaml folds a
+    double-quoted scalar longer than the width (a spec source over ~1000 characters, e.g.
+    MobileNet v1's) at other spaces than PyYAML does, so it is not byte-identical there."""
+
+
 def graph_to_yaml(graph: Graph) -> str:
     """The graph as YAML text that :func:`graph_from_yaml` turns back into an equal Graph."""
     nodes = []
@@ -111,7 +117,8 @@ def graph_to_yaml(graph: Graph) -> str:
     # The same text as one yaml.dump of the whole document, but the node list (nearly all of
     # the file) is written by yamlnodes, which writes what PyYAML would, much faster: PyYAML
     # writes the rest around an empty list, whose line is then replaced.
-    text = _dump({**head, "nodes": [], "source": graph.source})
+    text = yaml.dump({**head, "nodes": [], "source": graph.source}, Dumper=_HeadDumper,
+                     sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
     if not nodes:
         return text
     at = text.index(_EMPTY_NODES) + 1   # the first: only identifiers and numbers come before
