@@ -74,6 +74,18 @@ def test_squeezenet_table1_sizes_and_fire_wiring():
     assert dict(g.node("maxpool1.pool").attrs)["ceil_mode"] is True
 
 
+# Table 1's "# parameter before pruning" column, layer by layer (total 1,248,424).
+SQUEEZENET_TABLE1 = {"conv1": 14_208, "fire2": 11_920, "fire3": 12_432, "fire4": 45_344,
+                     "fire5": 49_440, "fire6": 104_880, "fire7": 111_024, "fire8": 188_992,
+                     "fire9": 197_184, "conv10": 513_000}
+
+
+def test_squeezenet_table1_params_per_layer():
+    rows = {r.name: r.params for r in count(archdsl.load("squeezenet1_0")).stages}
+    assert {k: rows[k] for k in SQUEEZENET_TABLE1} == SQUEEZENET_TABLE1
+    assert sum(rows.values()) == sum(SQUEEZENET_TABLE1.values())   # the pools add nothing
+
+
 # ---- MobileNet v2's blocks ---------------------------------------------------------------
 def test_inverted_residual_structure():
     g = archdsl.load("mobilenet-v2")
