@@ -17,7 +17,7 @@ from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
-from archdsl.builder import mobile
+from archdsl.builder import mobile, mobile_rows
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -176,7 +176,7 @@ class Resolver:
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
         # MobileNet v1's 'conv dw / s1 3×3×32 dw'; fire(…), bottleneck(…) (builder/mobile.py)
-        if layer := (mobile.paper_row(self, [first, *rest], part, env)
+        if layer := (mobile_rows.paper_row(self, [first, *rest], part, env)
                      or mobile.block_word(self, phrase, part, env)):
             return layer
         if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
