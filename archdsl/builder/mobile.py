@@ -22,9 +22,6 @@ from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, part_text
 
-# Words that make a conv depthwise, after a kernel size or in the paper's Type column.
-DEPTHWISE = ("dw", "depthwise")
-
 
 # ---- the width multiplier's rounding rules --------------------------------------------
 def _whole(x: float) -> int | None:
@@ -220,6 +217,7 @@ def block_word(r, phrase: str, part: ast.Part, env) -> Layer | None:
                             hint=f"e.g. '{bw.example}'")
         named = named or arg.name is not None
         what = f"{phrase}'s {name}"
+        # the repeat count is read as a row's ×N is (the --max-repeat budget included)
         values[name] = r._repeat(arg.value, env) if name == bw.repeat else \
             r.count(arg.value, env, what)
     if bw.repeat is not None and part.repeat is not None:
