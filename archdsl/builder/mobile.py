@@ -127,16 +127,22 @@ def placed_in(a: dict[str, Any], received: int) -> str | None:
 
 def dims_conv(vals: tuple[int, ...], phrase: str, part: ast.Part, nums: list, r, env
               ) -> Layer | None:
-    """``3×3 dw`` / ``3×3 conv dw`` / ``3×3 depthwise`` (an optional channel count, which must
-    equal the input's), or a ``k×k×in×out`` filter; None for anything else. ``r`` reads the
-    numbers (a Resolver)."""
+    """``3×3 dw`` / ``3×3 conv dw`` / ``3×3 depthwise`` (an optional channel count) or
+    ``3×3×32 dw`` (the paper's filter), whose channels must equal the input's; a
+    ``k×k×in×out`` filter; None for anything else. ``r`` reads the numbers (a Resolver)."""
     if phrase in ("dw", "conv dw", "depthwise", "depthwise conv"):
-        if len(vals) != 2:
-            raise ArchError("a depthwise conv's size is k×k (it has one filter per input "
-                            "channel)", part.span, hint="e.g. '3×3 dw' or 'conv dw / s1 3×3×32 dw'")
-        attrs = {"kernel": at_least_one("kernel size", vals, part.span), "depthwise": True}
-        if nums:   # '3×3 dw 32': checked against the input once it is known
-            attrs["out_channels"] = r.count(nums[0], env, "channel count")
+        if len(vals) > 3:
+            raise ArchError(f"a depthwise filter is k×k×C dw (its channels do not change), not "
+                            f"{'×'.join(map(str, vals))}", part.span,
+                            hint="e.g. '3×3 dw' or '3×3×32 dw'; a 1×1 conv after it changes "
+                                 "the channels")
+        attrs = {"kernel": at_least_one("kernel size", vals[:2], part.span), "depthwise": True}
+        if len(vals) == 3 and nums:
+            raise ArchError("the channels of a k×k×C dw filter are its C", nums[0].span,
+                            hint=f"remove the '{r.value(nums[0], env)}'")
+        if len(vals) == 3 or nums:   # checked against the input once it is known
+            attrs["out_channels"] = at_least_one("channel count", vals[2], part.span) \
+                if len(vals) == 3 else r.count(nums[0], env, "channel count")
         return Layer("conv", attrs, part.span)
     if len(vals) == 4 and phrase in ("", "conv"):
         at_least_one("filter shape", vals, part.span)
