@@ -192,6 +192,12 @@ class Graph:
             if not have or st.nodes != have:
                 raise ArchError(_stage_mismatch(st, have), st.span, source=src)
 
+    def _repr_svg_(self) -> str:
+        """The network as a picture, so a notebook shows it (:func:`archdsl.draw`)."""
+        # imported here: the IR sits below analysis, and only a notebook asks for this
+        from archdsl.analysis.diagram import render_svg
+        return render_svg(self)
+
     def __str__(self) -> str:
         """A readable dump: one line per node with op, attributes and output shape."""
         lines = [f"network {self.name}  input {dims_text(self.input_shape)}"
