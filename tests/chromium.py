@@ -101,9 +101,10 @@ class Browser:
     # ---- page ----
     def load(self, url: str) -> None:
         """Navigate and wait for the load event."""
+        start = len(self.events)
         self.call("Page.navigate", url=url)
         deadline = time.monotonic() + self.timeout
-        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events[start:]):
             if time.monotonic() > deadline:
                 raise BrowserError(f"{url} did not load in {self.timeout} s")
             self.events.append(self._read())
@@ -124,7 +125,8 @@ class Browser:
         for e in self.events:
             m, p = e.get("method"), e.get("params", {})
             if m == "Runtime.exceptionThrown":
-                out.append(str(p.get("exceptionDetails", {}).get("text")))
+                d = p.get("exceptionDetails", {})
+                out.append(str(d.get("exception", {}).get("description") or d.get("text")))
             elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
                 out.append(" ".join(str(a.get("value")) for a in p.get("args", [])))
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
@@ -215,8 +217,9 @@ def png_ink(data: bytes) -> tuple[int, float]:
         from PIL import Image
         import io
         im = Image.open(io.BytesIO(data)).convert("RGB")
-        px = im.getdata()
-        return len(set(px)), sum(p != (255, 255, 255) for p in px) / (im.width * im.height)
+        raw = im.tobytes()
+        px = [raw[i:i + 3] for i in range(0, len(raw), 3)]
+        return len(set(px)), sum(p != b"\xff\xff\xff" for p in px) / (im.width * im.height)
     except ImportError:
         pass
     w, h, bpp, rows = png_pixels(data)

@@ -166,9 +166,10 @@ class _Column:
                      f"{b.y:.0f} {b.left:.0f},{b.y + 3:.0f}")
             else:                                  # down its own lane, then into the target
                 ex = min(max(a.x, b.left + 4), b.right - 4)
-                turn = max(a.bottom, b.y - 12)
-                d = (f"M{a.x:.0f},{a.bottom:.0f}V{turn:.0f}C{a.x:.0f},{b.y - 4:.0f} "
-                     f"{ex:.0f},{turn:.0f} {ex:.0f},{b.y:.0f}")
+                turn = max(a.bottom, b.y - 18)
+                mid = (turn + b.y) / 2
+                d = (f"M{a.x:.0f},{a.bottom:.0f}V{turn:.0f}C{a.x:.0f},{mid:.0f} "
+                     f"{ex:.0f},{mid:.0f} {ex:.0f},{b.y:.0f}")
             out.append(f'<path class="edge" d="{d}"/>')
         return out
 

@@ -91,7 +91,8 @@ def _offsets(items: list[Item], parent: int, branches: list[int], gap: float) ->
     return out
 
 
-def layout(items: list[Item], gap_x: float = 28.0, gap_y: float = 10.0) -> Layout:
+def layout(items: list[Item], gap_x: float = 28.0, gap_y: float = 10.0,
+           fan_gap: float = 14.0) -> Layout:
     """Place ``items`` (topologically ordered); coordinates start at 0, 0."""
     if not items:
         return Layout()
@@ -111,7 +112,7 @@ def layout(items: list[Item], gap_x: float = 28.0, gap_y: float = 10.0) -> Layou
     for i, r in enumerate(rank):
         bands.setdefault(r, []).append(i)
     xs = [0.0] * len(items)
-    heights = {}
+    heights, fans = {}, {}
     for r in sorted(bands):
         members = bands[r]
         for i in members:
@@ -126,8 +127,11 @@ def layout(items: list[Item], gap_x: float = 28.0, gap_y: float = 10.0) -> Layou
             if xs[b] < need:
                 xs[b] = need
         heights[r] = max(items[i].h for i in members)
+        # a band that fans out or joins gets room for its edges' S-bends
+        fans[r] = any(abs(xs[i] - xs[j]) > 1 for i in members for j in items[i].inputs)
     tops, y = {}, 0.0
     for r in sorted(bands):
+        y += fan_gap if fans[r] and r else 0.0
         tops[r] = y
         y += heights[r] + gap_y
     boxes = [Placed(xs[i], tops[rank[i]] + (heights[rank[i]] - it.h) / 2, it.w, it.h, rank[i])
