@@ -119,7 +119,9 @@ class _Column:
         lay = layout(items)
         top = y0 + _HEAD + 22                      # heading, then the input line
         self.boxes = [Placed(b.x + x0 + _MARGIN, b.y + top, b.w, b.h, b.rank) for b in lay.boxes]
-        self.width = _MARGIN + lay.width + 24      # room for the arcs on the right
+        sub = f"{g.depth} layers · {self.counts.total.params:,} params · {self.counts.total.macs:,} MACs"
+        # room for the arcs on the right, and for the heading
+        self.width = _MARGIN + max(lay.width + 24, _text_w(sub, 10), _text_w(g.name, 14))
         self.height = _HEAD + 22 + lay.height
         self.rows = {r.name: r for r in self.counts.layers}
         self.main_x = self.boxes[0].x
@@ -267,6 +269,17 @@ svg.archdsl{font-family:Helvetica,Arial,sans-serif;background:#fff}
 """
 
 
+def _wrap(line: str, chars: int) -> list[str]:
+    """``line`` broken at spaces into lines of at most ``chars`` characters."""
+    out = [""]
+    for word in line.split(" "):
+        if out[-1] and len(out[-1]) + 1 + len(word) > chars:
+            out.append(word)
+        else:
+            out[-1] = f"{out[-1]} {word}" if out[-1] else word
+    return out
+
+
 def footer_lines(graphs: list[Graph], convention: str, counts: list) -> list[str]:
     """The totals of each network and the counting convention, one line each."""
     lines = [f"{g.name}: {c.total.params:,} params, {c.total.macs:,} MACs, {c.total.cost:,} "
@@ -298,8 +311,11 @@ def render_svg(graphs: Graph | list[Graph], by: str = "layer", convention: str =
         cols.append(col)
         x += col.width + _COL_GAP
     body_h = max(c.height for c in cols) + 8
-    foot = footer_lines(graphs, convention, [c.counts for c in cols])
-    width, height = x - _COL_GAP + 8, body_h + 16 + 14 * len(foot)
+    width = x - _COL_GAP + 8
+    # the page prints its own footer; a bare SVG carries it, wrapped to the drawing's width
+    foot = [] if html else [w for line in footer_lines(graphs, convention, [c.counts for c in cols])
+                            for w in _wrap(line, max(60, int((width - 16) / 6)))]
+    height = body_h + 16 + 14 * len(foot)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="archdsl" width="{width:.0f}" '
              f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" data-level="{by}">',
              f"<style>{_CSS}</style>",
