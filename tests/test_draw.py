@@ -19,7 +19,6 @@ from archdsl.analysis.count import CONVENTIONS, count
 from archdsl.analysis.diagram import draw, render_svg
 from archdsl.analysis.table import render_table
 from archdsl.errors import ArchError
-from archdsl.ir.graph import attrs
 from conftest import ROOT, SPECS
 from test_count_nets import L, bn, conv, fc, graph, pool, tiny_resnet
 

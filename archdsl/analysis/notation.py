@@ -20,7 +20,7 @@ from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node, dims_text
 from archdsl.ir.ops import OPS
 from archdsl.lang import syntax as ast
-from archdsl.lang.fmt import bracket_text, part_text, parts_text
+from archdsl.lang.fmt import parts_text
 
 LEVELS = ("layer", "block", "stage")
 
@@ -167,4 +167,4 @@ def _fallback(run: list[Node], level: str) -> list[str]:
     return [layer_label(n) for n in (main or run)]
 
 
-__all__ = ["LEVELS", "Unit", "layer_label", "units", "bracket_text", "part_text"]
+__all__ = ["LEVELS", "Unit", "layer_label", "units"]
