@@ -20,7 +20,7 @@ from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node, dims_text
 from archdsl.ir.ops import OPS
 from archdsl.lang import syntax as ast
-from archdsl.lang.fmt import parts_text
+from archdsl.lang.fmt import part_text, parts_text
 
 LEVELS = ("layer", "block", "stage")
 
@@ -111,9 +111,9 @@ def units(g: Graph, level: str) -> list[Unit]:
         stage_rows = rows.get(run[0].stage)
         lines = None
         if level == "stage" and stage_rows is not None:
-            lines = [parts_text(r) for r in stage_rows]
+            lines = [prefix + parts_text(r) for prefix, r in stage_rows]
         elif level == "block" and stage_rows is not None:
-            lines = _part_lines(run, stage_rows, heads)
+            lines = _part_lines(run, [r for prefix, r in stage_rows if not prefix], heads)
         if not lines:
             lines = _fallback(run, level)
         # one line, as the table prints it: a block's entries in brackets, rows by "; "
@@ -123,12 +123,13 @@ def units(g: Graph, level: str) -> list[Unit]:
     return out
 
 
-def _rows_by_stage(g: Graph) -> dict[str, list[list[ast.Part]]]:
+def _rows_by_stage(g: Graph) -> dict[str, list[tuple[str, list[ast.Part]]]]:
     """The table's rows per IR stage name; empty when the graph has no readable spec text."""
     from archdsl.analysis.table import stage_rows
     try:
         spec_stages = stage_rows(g)
-    except ArchError:
+    except (ArchError, LookupError, TypeError, ValueError, AttributeError):
+        # labels only: a spec the table cannot expand still draws, with the layers' labels
         return {}
     if len(spec_stages) != len(g.stages):
         return {}
@@ -143,14 +144,17 @@ def _inside(span, part: ast.Part) -> bool:
 
 def _part_lines(run: list[Node], rows: list[list[ast.Part]], heads: set) -> list[str] | None:
     """The table's text for one block-level unit: its bracket's entries (the block as the
-    table prints it, one entry per line, without the repeat) or its layers' parts (from the
-    part its nodes' span names up to the next part where some node starts: ``heads``)."""
+    table prints it, one entry per line) or its block call (``fire(16, 64, 64)``), without
+    the repeat; or its layers' parts (from the part its nodes' span names up to the next
+    part where some node starts: ``heads``)."""
     spans = {(n.span.line, n.span.col) for n in run}
     for parts in rows:
         for j, p in enumerate(parts):
             if run[0].block is not None:
-                if p.bracket is not None and any(_inside(n.span, p) for n in run):
-                    return [parts_text(e) for e in p.bracket.entries]
+                if any(_inside(n.span, p) for n in run):
+                    if p.bracket is not None:
+                        return [parts_text(e) for e in p.bracket.entries]
+                    return [part_text(ast.Part(p.atoms, p.args, None, None, p.span))]
             elif (p.span.line, p.span.col) in spans:
                 k = next((k for k in range(j + 1, len(parts))
                           if (parts[k].span.line, parts[k].span.col) in heads), len(parts))
