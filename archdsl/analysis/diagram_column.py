@@ -111,10 +111,16 @@ class Column:
             items.append(Item(tuple(ins[k]), w, h, side))
         lay = layout(items)
         top = y0 + HEAD + 22                      # heading, then the input line
-        self.boxes = [Placed(b.x + x0 + MARGIN, b.y + top, b.w, b.h, b.rank) for b in lay.boxes]
+        # the stage names fit left of the boxes (GoogLeNet's inception_3a, DenseNet's dense_block_1)
+        self.margin = max(MARGIN, 24 + max(_text_w(st.name, 10) for st in g.stages))
+        self.boxes = [Placed(b.x + x0 + self.margin, b.y + top, b.w, b.h, b.rank)
+                      for b in lay.boxes]
+        self.by_rank: dict[int, list[Placed]] = {}
+        for b in self.boxes:
+            self.by_rank.setdefault(b.rank, []).append(b)
         sub = f"{g.depth} layers · {self.counts.total.params:,} params · {self.counts.total.macs:,} MACs"
         # room for the arcs on the right, and for the heading
-        self.width = MARGIN + max(lay.width + 24, _text_w(sub, 10), _text_w(g.name, 14))
+        self.width = self.margin + max(lay.width + 24, _text_w(sub, 10), _text_w(g.name, 14))
         self.height = HEAD + 22 + lay.height
         self.rows = {r.name: r for r in self.counts.layers}
         self.main_x = self.boxes[0].x
@@ -122,7 +128,7 @@ class Column:
     # ---- pieces ----
     def heading(self) -> list[str]:
         g, t = self.g, self.counts.total
-        x = self.x0 + MARGIN
+        x = self.x0 + self.margin
         return [f'<text class="heading" x="{x:.0f}" y="{self.y0 + 16:.0f}">{escape(g.name)}</text>',
                 f'<text class="sub" x="{x:.0f}" y="{self.y0 + 32:.0f}">{g.depth} layers · '
                 f'{t.params:,} params · {t.macs:,} MACs</text>',
@@ -141,7 +147,7 @@ class Column:
             y2 = max(self.boxes[k].bottom for k in ks)
             shape = self.g.stage_output_shape(st)
             size = dims_text(shape[1:]) if len(shape) == 3 else f"{shape[0]}-d"
-            x = self.x0 + MARGIN - 10
+            x = self.x0 + self.margin - 18      # clear of the skip edges on the left
             out.append(f'<g class="stage"><path d="M{x:.0f},{y1:.0f}V{y2:.0f}"/>'
                        f'<text x="{x - 4:.0f}" y="{y1 + 9:.0f}">{escape(st.name)}</text>'
                        f'<text class="size" x="{x - 4:.0f}" y="{y1 + 20:.0f}">{size}</text></g>')
@@ -156,7 +162,7 @@ class Column:
             if abs(a.x - b.x) < 1 and b.rank == a.rank + 1:
                 d = f"M{a.x:.0f},{a.bottom:.0f}V{b.y:.0f}"
             elif abs(a.x - b.x) < 1:               # a skip in one column: around on the left
-                xl = min(a.left, b.left) - 10
+                xl = min(a.left, b.left) - 8
                 d = (f"M{a.left:.0f},{a.bottom - 3:.0f}C{xl:.0f},{a.bottom:.0f} {xl:.0f},"
                      f"{b.y:.0f} {b.left:.0f},{b.y + 3:.0f}")
             else:                                  # down its own lane, then into the target
@@ -189,12 +195,24 @@ class Column:
                      f"{vx:.0f},{lane[0].y:.0f}V{max(lane[-1].bottom, ey - 8):.0f}"
                      f"Q{vx:.0f},{ey:.0f} {max(ex, vx - 12):.0f},{ey:.0f}H{ex:.0f}")
             else:
-                xr = max(dst.right, src.right if src else dst.right) + 12
+                xr = self._clear_right(src, dst) + 12
                 r = min(8.0, max(1.0, (ey - sy) / 2))
                 d = (f"M{sx:.0f},{sy:.0f}H{xr - r:.0f}Q{xr:.0f},{sy:.0f} {xr:.0f},{sy + r:.0f}"
                      f"V{ey - r:.0f}Q{xr:.0f},{ey:.0f} {xr - r:.0f},{ey:.0f}H{ex:.0f}")
             out.append(f'<path class="shortcut {s.kind}" d="{d}"/>')
         return out
+
+    def _clear_right(self, src: Placed | None, dst: Placed) -> float:
+        """The right edge of the boxes an identity arc passes: those of the ranks between
+        its ends in the target's lane (a pre-activation block's arc runs from one narrow
+        ``+`` to the next, past full-width boxes)."""
+        first = src.rank + 1 if src is not None else 0
+        right = max(dst.right, src.right if src is not None else dst.right)
+        for r in range(first, dst.rank):
+            for b in self.by_rank.get(r, ()):
+                if b.left <= dst.x <= b.right:
+                    right = max(right, b.right)
+        return right
 
     def box_elements(self, html: bool) -> list[str]:
         out = []
