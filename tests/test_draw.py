@@ -271,7 +271,7 @@ def test_html_is_self_contained_with_hover_data_and_totals():
     assert re.findall(r"https?://[^\"' ]+", page) == ["http://www.w3.org/2000/svg"]
     c = count(g)
     title = re.search(r"<title>(.*?)</title>", page).group(1)
-    assert f"{c.total.params:,} params" in title and f"{c.total.macs:,} MACs" in title
+    assert title == f"resnet18: {c.total.params:,} params, {c.total.macs:,} MACs, {c.total.cost:,} FLOPs (fvcore)"
     footer = re.search(r"<footer>(.*?)</footer>", page, re.S).group(1)
     assert CONVENTIONS["fvcore"].replace("&", "&amp;") in footer
     svg = page[page.index("<svg"):page.index("</svg>") + 6]

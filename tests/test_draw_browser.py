@@ -54,7 +54,7 @@ def test_resnet34_page(browser, tmp_path):
     assert browser.eval("document.querySelectorAll('svg path.shortcut.projection').length") == 3
     c = count(g)
     assert browser.eval("document.title") == (f"resnet34: {c.total.params:,} params, "
-                                              f"{c.total.macs:,} MACs")
+                                              f"{c.total.macs:,} MACs, {c.total.cost:,} FLOPs (fvcore)")
     row = next(r for r in c.layers if r.name == "conv3_x.0.conv1")
     assert _hover(browser, "conv3_x.0.conv1") == [
         "conv3_x.0.conv1", "3×3 conv, 128, /2", "output 128×28×28", f"{row.params:,} params",

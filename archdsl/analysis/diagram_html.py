@@ -36,7 +36,11 @@ _JS = """
     card.querySelector('.m').textContent=n(d.macs)+' MACs';
     card.querySelector('.c').textContent=n(d.cost)+' FLOPs ('+conv+')';
     card.style.display='block';
-    card.style.left=(e.clientX+14)+'px'; card.style.top=(e.clientY+14)+'px';
+    // beside the pointer, flipped to its left/top where the card would leave the window
+    var x=e.clientX+14, y=e.clientY+14;
+    if(x+card.offsetWidth>window.innerWidth){x=Math.max(0,e.clientX-14-card.offsetWidth);}
+    if(y+card.offsetHeight>window.innerHeight){y=Math.max(0,e.clientY-14-card.offsetHeight);}
+    card.style.left=x+'px'; card.style.top=y+'px';
   }
   document.addEventListener('mousemove',function(e){
     var box=e.target.closest ? e.target.closest('g.box') : null;
@@ -51,8 +55,8 @@ def render_html(graphs: Graph | list[Graph], by: str = "layer", convention: str 
     graphs = [graphs] if isinstance(graphs, Graph) else list(graphs)
     svg = render_svg(graphs, by, convention, html=True)
     counts = [count(g, convention=convention) for g in graphs]
-    title = " · ".join(f"{g.name}: {c.total.params:,} params, {c.total.macs:,} MACs"
-                       for g, c in zip(graphs, counts))
+    title = " · ".join(f"{g.name}: {c.total.params:,} params, {c.total.macs:,} MACs, "
+                       f"{c.total.cost:,} FLOPs ({convention})" for g, c in zip(graphs, counts))
     foot = "<br>".join(escape(line) for line in footer_lines(graphs, convention, counts))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f"<title>{escape(title)}</title>\n<style>{_PAGE_CSS}</style></head>\n"
