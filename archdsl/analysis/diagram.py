@@ -22,7 +22,7 @@ from archdsl.ir.graph import Graph
 __all__ = ["FORMATS", "Shortcut", "draw", "footer_lines", "render_svg", "shortcuts"]
 
 FORMATS = ("svg", "html")
-_COL_GAP = 56                            # px between columns
+_COL_GAP = 24                            # px between columns
 
 _CSS = """
 svg.archdsl{font-family:Helvetica,Arial,sans-serif;background:#fff}

@@ -16,7 +16,7 @@ from archdsl.ir.graph import Graph, dims_text
 from archdsl.ir.ops import OPS
 
 FONT, SMALL, LINE = 11, 9, 13            # px: label, thin-box label, line pitch
-MARGIN, HEAD = 76, 46                    # stage-label margin, heading height
+MARGIN, HEAD = 76, 56                    # stage-label margin, heading height
 STAGE_COLOURS = 8
 
 
@@ -68,6 +68,16 @@ def _is_join_glyph(u: Unit) -> bool:
     return len(u.nodes) == 1 and u.lines[0] in ("+", "×")
 
 
+def _short(x: int) -> str:
+    """``21797672`` → ``21.8M``, ``3663761408`` → ``3.66G``: three significant digits."""
+    for unit, scale in (("G", 10 ** 9), ("M", 10 ** 6), ("k", 10 ** 3)):
+        if x >= scale:
+            v = x / scale
+            text = f"{v:.3g}"
+            return (f"{v:,.0f}" if "e" in text else text) + unit     # 999,999 → 1000k
+    return str(x)
+
+
 def _sum(rows: list[Row]) -> tuple[int, int, int]:
     return (sum(r.params for r in rows), sum(r.macs for r in rows), sum(r.cost for r in rows))
 
@@ -97,7 +107,7 @@ class Column:
                     ins[v].append(u)
                 edges[(u, v)] = edges.get((u, v), False) or (i, n.name) not in skip
         self.edges = [e for e, plain in edges.items() if plain]
-        width = max(120.0, min(360.0, 16 + max(_text_w(l, FONT) for u in self.units
+        width = max(120.0, min(480.0, 16 + max(_text_w(l, FONT) for u in self.units
                                                  for l in u.lines)))
         items = []
         for k, u in enumerate(self.units):
@@ -118,20 +128,24 @@ class Column:
         self.by_rank: dict[int, list[Placed]] = {}
         for b in self.boxes:
             self.by_rank.setdefault(b.rank, []).append(b)
-        sub = f"{g.depth} layers · {self.counts.total.params:,} params · {self.counts.total.macs:,} MACs"
+        t = self.counts.total
+        # two short lines under the name, so a column is as narrow as its boxes (the exact
+        # figures are in the footer and on every box)
+        self.sub = (f"{g.depth} layers · {_short(t.params)} params", f"{_short(t.macs)} MACs")
         # room for the arcs on the right, and for the heading
-        self.width = self.margin + max(lay.width + 24, _text_w(sub, 10), _text_w(g.name, 14))
+        self.width = self.margin + max(lay.width + 24, _text_w(g.name, 14),
+                                       *(_text_w(line, 10) for line in self.sub))
         self.height = HEAD + 22 + lay.height
         self.rows = {r.name: r for r in self.counts.layers}
         self.main_x = self.boxes[0].x
 
     # ---- pieces ----
     def heading(self) -> list[str]:
-        g, t = self.g, self.counts.total
+        g = self.g
         x = self.x0 + self.margin
         return [f'<text class="heading" x="{x:.0f}" y="{self.y0 + 16:.0f}">{escape(g.name)}</text>',
-                f'<text class="sub" x="{x:.0f}" y="{self.y0 + 32:.0f}">{g.depth} layers · '
-                f'{t.params:,} params · {t.macs:,} MACs</text>',
+                *(f'<text class="sub" x="{x:.0f}" y="{self.y0 + 31 + 12 * i:.0f}">{line}</text>'
+                  for i, line in enumerate(self.sub)),
                 f'<text class="io" x="{self.main_x:.0f}" y="{self.y0 + HEAD + 12:.0f}">input '
                 f'{dims_text(self.g.input_shape)}</text>']
 
