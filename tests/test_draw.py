@@ -13,10 +13,12 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import archdsl
 from archdsl.analysis.count import CONVENTIONS, count
 from archdsl.analysis.diagram import draw, render_svg
+from archdsl.analysis.layout import Item, layout
 from archdsl.analysis.table import render_table
 from archdsl.errors import ArchError
 from conftest import ROOT, SPECS
@@ -324,3 +326,28 @@ def test_cli_writes_svg_and_html_without_torch(tmp_path):
     r = _cli("draw", "resnet20", "-o", str(tmp_path / "f.png"))
     assert r.returncode == 2 and "cannot tell the picture's format" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "f.png").exists()
+
+
+# ---- the layout on any DAG ------------------------------------------------------------------
+@st.composite
+def dags(draw_):
+    """Random DAGs of boxes: each item reads 0–3 earlier items, with random sizes and sides."""
+    n = draw_(st.integers(1, 40))
+    items = []
+    for i in range(n):
+        k = draw_(st.integers(0 if i == 0 else 1, min(3, i)))
+        ins = draw_(st.lists(st.integers(0, i - 1), min_size=k, max_size=k, unique=True)) if i else []
+        items.append(Item(tuple(sorted(ins)), draw_(st.sampled_from([24.0, 120.0, 200.0])),
+                          draw_(st.sampled_from([14.0, 22.0, 47.0])), draw_(st.booleans())))
+    return items
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags())
+def test_layout_of_any_dag_has_no_overlaps_and_flows_down(items):
+    lay = layout(items)
+    boxes = [dict(x=b.left, y=b.y, w=b.w, h=b.h, lines=[i]) for i, b in enumerate(lay.boxes)]
+    no_overlap(boxes)
+    for it, b in zip(items, lay.boxes):
+        assert b.left >= -1e-9 and b.right <= lay.width + 1e-9 and b.bottom <= lay.height + 1e-9
+        assert all(lay.boxes[j].bottom < b.y for j in it.inputs)     # every edge points down
