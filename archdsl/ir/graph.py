@@ -152,6 +152,12 @@ class Graph:
                 return v
         return default
 
+    def _repr_svg_(self) -> str:
+        """The network as a picture, so a notebook shows it (:func:`archdsl.draw`)."""
+        # imported here: the IR sits below analysis, and only a notebook asks for this
+        from archdsl.analysis.diagram import render_svg
+        return render_svg(self)
+
     def lint(self) -> None:
         """Check that the graph is well formed; raise :class:`ArchError` at the first fault.
 
@@ -191,12 +197,6 @@ class Graph:
             have = tuple(listed[st.name])
             if not have or st.nodes != have:
                 raise ArchError(_stage_mismatch(st, have), st.span, source=src)
-
-    def _repr_svg_(self) -> str:
-        """The network as a picture, so a notebook shows it (:func:`archdsl.draw`)."""
-        # imported here: the IR sits below analysis, and only a notebook asks for this
-        from archdsl.analysis.diagram import render_svg
-        return render_svg(self)
 
     def __str__(self) -> str:
         """A readable dump: one line per node with op, attributes and output shape."""
