@@ -103,7 +103,8 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
             raise ArchError("this is an IR file, already built: parameters and aliases "
                             f"({', '.join(sorted(params)) or alias}) cannot be applied",
                             Span(file, 1, 1), hint="load the .arch spec it was built from instead")
-        graph = graph_from_yaml(text, file)
+        from archdsl.builder.rebuild import rebuild_from_ir
+        graph = rebuild_from_ir(text) or graph_from_yaml(text, file)
         check_built(graph, limits or Limits())
         return graph
     if file is None:
