@@ -74,6 +74,12 @@ def render_svg(graphs: Graph | list[Graph], by: str = "layer", convention: str =
     ``stage``; ``html`` writes hover data attributes instead of SVG tooltips (see
     :func:`archdsl.analysis.diagram_html.render_html`).
     """
+    return svg_and_counts(graphs, by, convention, html)[0]
+
+
+def svg_and_counts(graphs: Graph | list[Graph], by: str, convention: str,
+                   html: bool) -> tuple[str, list]:
+    """:func:`render_svg`'s text and the :class:`~archdsl.analysis.count.Counts` it drew."""
     graphs = [graphs] if isinstance(graphs, Graph) else list(graphs)
     if not graphs:
         raise ArchError("a diagram needs at least one network")
@@ -107,7 +113,7 @@ def render_svg(graphs: Graph | list[Graph], by: str = "layer", convention: str =
         parts.append(f'<text class="footer" x="8" y="{body_h + 14 + 14 * i:.0f}">'
                      f"{escape(line)}</text>")
     parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts) + "\n", [c.counts for c in cols]
 
 
 def draw(graphs: Graph | list[Graph], format: str = "svg", by: str = "layer",

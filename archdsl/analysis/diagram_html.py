@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from archdsl.analysis.count import count
-from archdsl.analysis.diagram import footer_lines, render_svg
+from archdsl.analysis.diagram import footer_lines, svg_and_counts
 from archdsl.ir.graph import Graph
 
 _PAGE_CSS = """
@@ -51,10 +50,10 @@ _JS = """
 
 
 def render_html(graphs: Graph | list[Graph], by: str = "layer", convention: str = "fvcore") -> str:
-    """A self-contained HTML page drawing ``graphs`` (see :func:`render_svg`)."""
+    """A self-contained HTML page drawing ``graphs`` (see
+    :func:`archdsl.analysis.diagram.render_svg`)."""
     graphs = [graphs] if isinstance(graphs, Graph) else list(graphs)
-    svg = render_svg(graphs, by, convention, html=True)
-    counts = [count(g, convention=convention) for g in graphs]
+    svg, counts = svg_and_counts(graphs, by, convention, html=True)
     title = " · ".join(f"{g.name}: {c.total.params:,} params, {c.total.macs:,} MACs, "
                        f"{c.total.cost:,} FLOPs ({convention})" for g, c in zip(graphs, counts))
     foot = "<br>".join(escape(line) for line in footer_lines(graphs, convention, counts))
