@@ -104,7 +104,7 @@ def units(g: Graph, level: str) -> list[Unit]:
             runs[-1].append(n)
         else:
             runs.append([n])
-    rows = _rows_by_stage(g)
+    rows = _rows_by_stage(g) if level != "layer" else {}    # layers need no table
     heads = {(n.span.line, n.span.col) for n in g.nodes}
     out = []
     for i, run in enumerate(runs):
@@ -115,7 +115,7 @@ def units(g: Graph, level: str) -> list[Unit]:
         elif level == "block" and stage_rows is not None:
             lines = _part_lines(run, [r for prefix, r in stage_rows if not prefix], heads)
         if not lines:
-            lines = _fallback(run, level)
+            lines = _fallback(run)
         # one line, as the table prints it: a block's entries in brackets, rows by "; "
         title = ("[" + "; ".join(lines) + "]" if level == "block" and run[0].block is not None
                  else "; ".join(lines))
@@ -162,7 +162,7 @@ def _part_lines(run: list[Node], rows: list[list[ast.Part]], heads: set) -> list
     return None
 
 
-def _fallback(run: list[Node], level: str) -> list[str]:
+def _fallback(run: list[Node]) -> list[str]:
     """Labels from the layers themselves: the weighted layers of a block, else every one."""
     if len(run) == 1:
         return [layer_label(run[0])]
