@@ -3,6 +3,7 @@
 ``archdsl draw SPEC… [-o FILE.svg|FILE.html] [-f svg|html] [--by layer|block|stage] [-D k=v]``;
 several specs are drawn side by side. ``-f html`` or an output file named ``.html``
 gives the page, else SVG; without ``-o`` the picture goes to stdout. Files are written atomically.
+``--by stage`` boxes list their stage's table rows and draw no shortcut arcs.
 """
 from __future__ import annotations
 
