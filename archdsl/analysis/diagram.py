@@ -32,6 +32,7 @@ svg.archdsl{font-family:Helvetica,Arial,sans-serif;background:#fff}
 .box.minor text{fill:#555}
 .box.join rect{fill:#fff}
 .box.side rect{stroke-dasharray:3 2}
+.tower{fill:none;stroke:#777;stroke-width:.8}
 .s0 rect{fill:#f6d5c1}.s1 rect{fill:#d9e8f5}.s2 rect{fill:#dcefd7}.s3 rect{fill:#f3e3b9}
 .s4 rect{fill:#e6dcf2}.s5 rect{fill:#f2d7e1}.s6 rect{fill:#d5eeea}.s7 rect{fill:#ece6d4}
 .edge{fill:none;stroke:#777;stroke-width:1}

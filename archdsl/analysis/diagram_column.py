@@ -78,6 +78,21 @@ def _short(x: int) -> str:
     return str(x)
 
 
+def _towers(u: Unit, b: Placed) -> str:
+    """A grouped conv (AlexNet's two GPUs, ResNeXt's cardinality) as a stack of boxes: one
+    offset outline behind the box per further group, at most two; depthwise convs, whose
+    groups are their channels, are labelled ``dw`` instead."""
+    if len(u.nodes) != 1 or u.nodes[0].op != "conv":
+        return ""
+    n = u.nodes[0]
+    g = n["groups"]
+    if g < 2 or g == n["in_channels"] == n["out_channels"]:
+        return ""
+    return "".join(f'<path class="tower" d="M{b.left + 3 * k:.0f},{b.y - 3 * k + 3:.0f}'
+                   f'V{b.y - 3 * k:.0f}H{b.right + 3 * k:.0f}V{b.bottom - 3 * k:.0f}'
+                   f'H{b.right + 3 * k - 3:.0f}"/>' for k in range(min(g, 3) - 1, 0, -1))
+
+
 def _sum(rows: list[Row]) -> tuple[int, int, int]:
     return (sum(r.params for r in rows), sum(r.macs for r in rows), sum(r.cost for r in rows))
 
@@ -254,8 +269,9 @@ class Column:
             size = SMALL if b.h < 16 else FONT
             rx = b.h / 2 if _is_join_glyph(u) else 3
             text = self._text(u.lines, b, size)
-            out.append(f'<g class="{cls}"{meta}>{tip}<rect x="{b.left:.0f}" y="{b.y:.0f}" '
-                       f'width="{b.w:.0f}" height="{b.h:.0f}" rx="{rx:.0f}"/>{text}</g>')
+            out.append(f'<g class="{cls}"{meta}>{tip}{_towers(u, b)}<rect x="{b.left:.0f}" '
+                       f'y="{b.y:.0f}" width="{b.w:.0f}" height="{b.h:.0f}" rx="{rx:.0f}"/>'
+                       f'{text}</g>')
         return out
 
     def _name(self, u: Unit) -> str:
