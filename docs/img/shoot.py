@@ -21,9 +21,9 @@ import archdsl  # noqa: E402
 from archdsl.atomic import atomic_path  # noqa: E402
 from chromium import Browser, find_chromium  # noqa: E402
 
-SHOTS = {   # file: (networks, level, box to hover or None)
-    "figure3.png": (("vgg-e", "plain34", "resnet34"), "layer", None),
-    "alexnet.png": (("alexnet",), "layer", "conv2.conv"),
+SHOTS = {   # file: (networks, level, box to hover or None, window width)
+    "figure3.png": (("vgg-e", "plain34", "resnet34"), "layer", None, 1040),
+    "alexnet.png": (("alexnet",), "layer", "conv2.conv", 560),
 }
 
 
@@ -32,10 +32,10 @@ def main() -> None:
     if binary is None:
         sys.exit("Chromium is not installed (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (specs, level, hover) in SHOTS.items():
+        for name, (specs, level, hover, width) in SHOTS.items():
             page = Path(tmp) / (name + ".html")
             page.write_text(archdsl.draw(list(specs), format="html", by=level), encoding="utf-8")
-            with Browser(binary, width=1040, height=900) as b:
+            with Browser(binary, width=width, height=900) as b:
                 b.load(page.as_uri())
                 if hover:
                     x, y = b.eval(f"""(function(){{
