@@ -271,3 +271,11 @@ def test_a_user_block_named_bottleneck_wins():
     g = archdsl.load("input 64×56×56\nblock bottleneck(c) = [1×1, c; 3×3, c; 1×1, 4*c]\n"
                      "s 56×56: bottleneck(64)\n")
     assert [n.op for n in g.nodes][-2:] == ["add", "relu"]
+
+
+def test_cli_takes_a_fractional_define(capsys):
+    from archdsl.cli.main import main
+    assert main(["check", "mobilenet-v1", "-D", "alpha=0.75"]) == 0
+    assert "mobilenet-v1-0.75" in capsys.readouterr().out   # the alias it is
+    assert main(["check", "resnet-cifar", "-D", "n=2.5"]) == 2
+    assert "repeat count must be a whole number, not 2.5" in capsys.readouterr().err
