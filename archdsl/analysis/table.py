@@ -16,7 +16,7 @@ import re
 
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span
-from archdsl.lang.fmt import parts_text
+from archdsl.lang.fmt import parts_text, stage_label
 from archdsl.lang.syntax import atom_text
 from archdsl.ir.graph import Graph, dims_text
 from archdsl.lang.parser import parse
@@ -89,7 +89,7 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
                     rows.append(_stack(parts[0]))
                 else:
                     rows.append([parts_text(parts)])
-            stages.append((st.name.text if st.name else "", atom_text(st.size) if st.size else "", rows))
+            stages.append((stage_label(st), atom_text(st.size) if st.size else "", rows))
     from archdsl.analysis.count import count
     total = count(g, convention="paper").total
     footer = {"FLOPs": [_sci(total.macs)], "params": [_sci(total.params)],

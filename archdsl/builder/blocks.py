@@ -90,6 +90,23 @@ class BlockKind:
     merge: str | None = None
     shortcut_first: bool = False
     post: tuple[str, ...] = ()
+    # -- dense / inception (#13b); see builder/blocks_concat.py
+    implied: tuple[int, int] | None = None   # widths of entries without one: × growth rate
+    shrinks: bool = True                     # the block may give fewer channels than it takes
+    columns: tuple[str, ...] = ()            # a row kind's columns, as the paper heads them
+    taps: tuple[tuple["Tap", ...], ...] = ()  # a row kind's branches, read from its columns
+    template: str | None = None              # the template its nodes keep (codegen's class)
+
+
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """One layer of a row kind's branch (GoogLeNet's inception): ``op`` (conv, maxpool) with a
+    ``kernel``; a conv's width is the row's column ``column``. ``setting`` names the
+    Settings field that replaces the kernel (torchvision's 3×3 in the 5×5 branch)."""
+    op: str
+    kernel: int
+    column: int | None = None
+    setting: str | None = None
 
 
 # ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
@@ -98,9 +115,13 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
+# The concatenating kinds live in their own module, which reads the classes above.
+from archdsl.builder.blocks_concat import CONCAT_KINDS, implied_width, shrink_error  # noqa: E402
+
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
-              shortcut=BY_OPTION, merge="add", post=("relu",)),
+              shortcut=BY_OPTION, merge="add", post=("relu",), shrinks=False),
+    *CONCAT_KINDS,
 )})
 
 
@@ -178,6 +199,10 @@ def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, p
     out, k = block_in, len(entries)
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
+        if entry.kind != "conv":      # a pool in a branch (inception's pool proj) is itself
+            steps = ("layer",)
+        elif "out_channels" not in entry.attrs:
+            entry = implied_width(kind, entry, i == k, b)
         out = _steps(steps, out, i, entry, stride if i - 1 == target else 1, prefix, b)
     if kind.gate is not None:
         out = _place(kind.gate, out, 1, f"{prefix}{kind.gate.name}.", b)
@@ -199,6 +224,10 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
     for op in steps:
         if op == "bn" and not b.s.batchnorm:
             continue
+        if op == "layer":
+            [unit] = expand.units(entry, b.s, False)
+            out = _unit(b, unit, f"{prefix}{unit.base}{i}", "main", (out[0],), out)
+            continue
         if op == "conv":
             # A named block's conv fails for the arguments of one use: point at that use,
             # and at the conv in the definition.
@@ -208,7 +237,7 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
                                ((f"in this convolution of block '{b.layer.block_name}'",
                                  entry.span),) if named else ())
         else:
-            unit = expand.Unit(op, _step_attrs(op), b.layer.span if entry is None else entry.span,
+            unit = expand.Unit(op, _step_attrs(op, b.s), b.layer.span if entry is None else entry.span,
                                op)
         out = _unit(b, unit, f"{prefix}{op}{'' if i is None else i}", "main", (out[0],), out)
     return out
@@ -218,7 +247,7 @@ def _fixed(steps: tuple[Fixed, ...], block_in: Out, prefix: str, b: _Block) -> O
     """A kind's own steps after ``block_in``, located at the block's use."""
     out, channels = block_in, block_in[1][0]
     for f in steps:
-        a = {**_step_attrs(f.op), **dict(f.attrs)}
+        a = {**_step_attrs(f.op, b.s), **dict(f.attrs)}
         if f.reduce is not None:
             a["out_channels"] = channels // f.reduce
         if f.op == "conv":
@@ -237,6 +266,8 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         return None
     (src, in_shape), channels = block_in, main[1][0]
     form = rule.changed if channels != in_shape[0] or stride != 1 else rule.same
+    if not kind.shrinks and channels < in_shape[0] and form == "projection":
+        b.site.fail(shrink_error(in_shape[0], channels, b.layer.span, b.notes))
     if form == "pad":
         if channels < in_shape[0]:
             b.site.fail(ArchError(
@@ -251,7 +282,7 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         out = _unit(b, expand.Unit("conv", a, b.layer.span, "conv"), prefix + "shortcut.conv",
                     "shortcut", (src,), block_in)
         if b.s.batchnorm:
-            out = _unit(b, expand.Unit("bn", expand.bn_attrs(), b.layer.span, "bn"),
+            out = _unit(b, expand.Unit("bn", expand.bn_attrs(b.s), b.layer.span, "bn"),
                         prefix + "shortcut.bn", "shortcut", (out[0],), out)
         return out[0]
     return src if form == "identity" else None
@@ -264,8 +295,8 @@ def _unit(b: _Block, unit: expand.Unit, local: str, role: str, inputs: tuple[str
     return out if node is None else (node.name, node.shape)
 
 
-def _step_attrs(op: str) -> dict[str, Any]:
-    return expand.bn_attrs() if op == "bn" else {}
+def _step_attrs(op: str, s: cfg.Settings | None = None) -> dict[str, Any]:
+    return expand.bn_attrs(s) if op == "bn" else {}
 
 
 def _stride_target(entries: list[Layer], s: cfg.Settings) -> int:

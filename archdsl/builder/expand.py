@@ -26,8 +26,8 @@ class Unit:
     notes: tuple = ()
 
 
-def bn_attrs() -> dict[str, Any]:
-    return {"eps": 1e-5, "momentum": 0.1}
+def bn_attrs(s: cfg.Settings | None = None) -> dict[str, Any]:
+    return {"eps": s.bn_eps if s is not None else 1e-5, "momentum": 0.1}
 
 
 def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | None = None
@@ -35,24 +35,31 @@ def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | Non
     """A conv node's attributes before shapes are known: what the layer states, the rest by
     default (size-preserving padding, no groups, the settings' bias and init). ``stride``,
     when given, is the one placement decided (a block's strided conv, a projection)."""
+    if "out_channels" not in a:   # DenseNet's transition '1×1 conv': θ × its input, in place
+        a = {**a, "out_channels": None, "compress": s.compression}
     conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
             "stride": stride if stride is not None else a.get("stride", (1, 1)),
             "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
             "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
             "bias_init": a.get("bias_init"), "init": s.init}
     if "depth" in a:
-        conv["depth"] = a["depth"]   # AlexNet's 5×5×48: groups follow once the input is known
+        conv["depth"] = a["depth"]
+    if "compress" in a:
+        conv["compress"] = a["compress"]   # AlexNet's 5×5×48: groups follow once the input is known
     return conv
 
 
-def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
-    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu]."""
+def units(layer: Layer, s: cfg.Settings, is_classifier: bool, stem: bool = False) -> list[Unit]:
+    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu].
+    ``with pre-activation`` a conv is [bn,] relu, conv (DenseNet's transition), except the
+    ``stem`` conv on the raw image."""
     a, span = layer.attrs, layer.span
     if layer.kind == "conv":
-        out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
-        if s.batchnorm:
-            out.append(Unit("bn", bn_attrs(), span, "bn"))
-        return out + [Unit("relu", {}, span, "relu")]
+        conv = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
+        norm = [Unit("bn", bn_attrs(s), span, "bn")] if s.batchnorm else []
+        if s.preactivation and not stem:
+            return norm + [Unit("relu", {}, span, "relu")] + conv
+        return conv + norm + [Unit("relu", {}, span, "relu")]
     if layer.kind == "fc":
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
@@ -64,7 +71,7 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
             pool["padding"] = a["padding"]
         return [Unit(layer.kind, pool, span, "pool")]
     if layer.kind == "bn":
-        return [Unit("bn", bn_attrs(), span, "bn")]
+        return [Unit("bn", bn_attrs(s), span, "bn")]
     return [Unit(layer.kind, dict(a), span, OPS[layer.kind].base)]
 
 

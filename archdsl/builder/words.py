@@ -17,6 +17,7 @@ from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
+from archdsl.builder.blocks_concat import ROW_KINDS, row_layer
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -34,6 +35,7 @@ class Resolver:
         self.params = params
         self.blocks = blocks
         self.max_repeat = max_repeat
+        self.settings = None   # the row's settings (what a bracket is, a row kind's kernels)
 
     # ---- numbers ---------------------------------------------------------------------
     def value(self, atom: ast.Atom, env: dict[str, Any] | None = None, what: str = "value") -> Any:
@@ -82,8 +84,14 @@ class Resolver:
         return v
 
     # ---- layers ----------------------------------------------------------------------
-    def layers(self, parts: tuple[ast.Part, ...], env: dict[str, Any] | None = None) -> list[Layer]:
-        """Group a row's parts into layers (a head and the modifiers after it) and resolve them."""
+    def layers(self, parts: tuple[ast.Part, ...], env: dict[str, Any] | None = None,
+               settings=None, implied: bool = False, in_block: bool = False) -> list[Layer]:
+        """Group a row's parts into layers (a head and the modifiers after it) and resolve them.
+
+        ``settings`` are the row's (:class:`archdsl.builder.settings.Settings`); ``implied``:
+        a conv may leave its width to its block kind (a dense layer's ``1×1 conv``)."""
+        if settings is not None:
+            self.settings = settings
         out: list[Layer] = []
         scope = {**self.params, **(env or {})}
         for part in parts:
@@ -102,10 +110,13 @@ class Resolver:
             if part.repeat is not None:
                 layer.repeat = self._repeat(part.repeat, env)
             out.append(layer)
+        compress = self.settings is not None and self.settings.compression is not None
         for layer in out:
-            if layer.kind == "conv" and "out_channels" not in layer.attrs:
+            if layer.kind == "conv" and "out_channels" not in layer.attrs and not (
+                    implied or compress):
                 raise ArchError("convolution without a channel count", layer.span,
-                                hint="give the number of filters, e.g. '3×3, 64'")
+                                hint=_DENSE_HINT if in_block
+                                else "give the number of filters, e.g. '3×3, 64'")
         return out
 
     def _repeat(self, atom: ast.Atom, env) -> int:
@@ -169,6 +180,8 @@ class Resolver:
         span = part.span
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
+        if word in ROW_KINDS and not rest:
+            return self._row_kind(ROW_KINDS[word], part, env)
         if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
             extra = " ".join(a.text if isinstance(a, ast.Word)
                              else part_text(ast.Part((a,), None, None, None, a.span)) for a in rest)
@@ -257,11 +270,33 @@ class Resolver:
             attrs[key] = v if key == "size" else float(v)
         return Layer("lrn", attrs, part.span)
 
+    def _row_kind(self, kind, part: ast.Part, env) -> Layer:
+        """``inception(64, 96, 128, 16, 32, 32)``: one block of a row kind, its widths given
+        column by column in the paper's order (names optional: ``pool_proj=32``)."""
+        cols = kind.columns
+        args = part.args or ()
+        names = [_column_name(c) for c in cols]
+        if len(args) != len(cols):
+            raise ArchError(f"an {kind.name} row has {len(cols)} columns ({', '.join(cols)}), "
+                            f"but {len(args)} {'is' if len(args) == 1 else 'are'} given",
+                            part.span, hint=f"write {kind.name}({', '.join(names)}), e.g. "
+                                            f"{kind.name}(64, 96, 128, 16, 32, 32): Table 1 of "
+                                            "Szegedy et al. 2015, inception (3a)")
+        widths = []
+        for name, arg in zip(names, args):
+            if arg.name is not None and arg.name != name:
+                raise ArchError(f"column {len(widths) + 1} of an {kind.name} row is '{name}', "
+                                f"not '{arg.name}'", arg.span,
+                                hint=f"the columns in order: {', '.join(names)}")
+            widths.append(self.count(arg.value, env, f"{kind.name} width '{name}'"))
+        return row_layer(kind, part, widths, self.settings, part.span)
+
     def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
         entries = []
+        kind = self.settings.blocks if self.settings is not None else "residual"
         for entry in bracket.entries:
             self._no_nested_block(entry[0], name)   # before resolving: a self-use never ends
-            layers = self.layers(entry, env)
+            layers = self.layers(entry, env, implied=kind == "dense", in_block=True)
             if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
                 raise ArchError("each entry of a block is one convolution, like '3×3, 64'",
                                 entry[0].span, hint="separate the block's convolutions with ';'")
@@ -271,7 +306,8 @@ class Resolver:
                                 hint="stride the whole block: write it after the bracket "
                                      "('[…], stride 2'), or pick the conv with 'with stride on 3×3'")
             entries.append(layers[0])
-        return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span)
+        return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span,
+                     block_kind=kind)
 
     def _no_nested_block(self, head: ast.Part, name: str | None) -> None:
         """Refuse a block (or a named block's use) as an entry of a block."""
@@ -304,6 +340,17 @@ class Resolver:
             if not e.notes:
                 e.notes = ((f"in block '{bdef.name}' used here", part.span),)
             raise
+
+
+_DENSE_HINT = ("give the number of filters, e.g. '3×3, 64'; DenseNet's '[1×1 conv; 3×3 conv]' "
+               "is a dense block: title the stage 'Dense Block (1)' or write 'with dense "
+               "blocks, growth rate 32'")
+
+
+def _column_name(column: str) -> str:
+    """A column heading as an argument name: ``#3×3 reduce`` → ``n3x3_reduce``."""
+    return ("n" + column[1:] if column.startswith("#") else column).replace("×", "x") \
+        .replace(" ", "_")
 
 
 def _a(what: str) -> str:

@@ -1,0 +1,88 @@
+"""Concatenating block kinds (#13b): DenseNet's dense layer and GoogLeNet's inception module.
+
+Data for :data:`archdsl.builder.blocks.KINDS`, read by the generic expander there:
+
+- ``dense``: Huang et al. 2017's composite layer H (BN → ReLU → conv, twice), whose output
+  is concatenated onto its input (``cat(x, new)``: the shortcut comes first, as in
+  torchvision's ``_DenseLayer``). Entries written without a width (the paper's
+  ``[1×1 conv; 3×3 conv]``) take it from the growth rate k: 4k for the bottleneck, k for the
+  last conv (DenseNet-B, Sec. 3).
+- ``inception``: Szegedy et al. 2015's module: four parallel branches whose widths are the
+  six columns of the paper's Table 1 (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5,
+  pool proj), concatenated. ``with inception 3×3 for 5×5`` is torchvision's variant.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from archdsl.errors import ArchError, Span
+
+if TYPE_CHECKING:
+    from archdsl.builder.layer import Layer
+
+INCEPTION_COLUMNS = ("#1×1", "#3×3 reduce", "#3×3", "#5×5 reduce", "#5×5", "pool proj")
+
+
+def _kinds():
+    from archdsl.builder.blocks import BlockKind, Shortcut, Tap
+    keep = Shortcut("identity", "identity")   # the input itself is concatenated
+    return (
+        BlockKind("dense", entry=("bn", "relu", "conv"), shortcut=keep, merge="concat",
+                  shortcut_first=True, implied=(4, 1), template="dense_layer"),
+        BlockKind("inception", entry=("conv", "bn", "relu"), merge="concat",
+                  columns=INCEPTION_COLUMNS, template="inception",
+                  taps=((Tap("conv", 1, 0),),
+                        (Tap("conv", 1, 1), Tap("conv", 3, 2)),
+                        (Tap("conv", 1, 3), Tap("conv", 5, 4, setting="inception_5x5")),
+                        (Tap("maxpool", 3), Tap("conv", 1, 5)))),
+    )
+
+
+CONCAT_KINDS = _kinds()
+# Row kinds: a word that, with the row's columns in parentheses, is one block.
+ROW_KINDS = {k.name: k for k in CONCAT_KINDS if k.columns}
+
+
+def implied_width(kind, entry: "Layer", last: bool, b) -> "Layer":
+    """``entry`` with the width its kind implies (``1×1 conv`` in a dense layer: 4k)."""
+    growth = b.s.growth
+    if kind.implied is None:
+        b.site.fail(ArchError("convolution without a channel count", entry.span,
+                              hint="give the number of filters, e.g. '3×3, 64'"))
+    if growth is None:
+        b.site.fail(ArchError("a dense layer's convolutions without widths need the growth "
+                              "rate", entry.span,
+                              hint="add 'with growth rate 32' (DenseNet's k: 4k for the 1×1, "
+                                   "k for the 3×3), or give each conv its width"))
+    width = growth * kind.implied[1 if last else 0]
+    return dataclasses.replace(entry, attrs={**entry.attrs, "out_channels": width})
+
+
+def shrink_error(cin: int, cout: int, span: Span, notes) -> ArchError:
+    """A residual block whose branch gives fewer channels than it takes: what a DenseNet
+    table means by its bracket, never what a ResNet does."""
+    return ArchError(
+        f"a residual block cannot shrink {cin} channels to {cout}: its branch would be added "
+        f"to a projection of the input", span, notes=notes,
+        hint="a DenseNet bracket concatenates its output onto its input: title the stage "
+             "'Dense Block (1)' or write 'with dense blocks' (and 'growth rate k')")
+
+
+def row_layer(kind, part, widths: list[int], settings, span: Span) -> "Layer":
+    """The block a row kind's use stands for: ``inception(64, 96, 128, 16, 32, 32)``."""
+    from archdsl.builder.layer import Layer
+    branches = []
+    for taps in kind.taps:
+        path = []
+        for t in taps:
+            k = getattr(settings, t.setting) if t.setting and settings is not None else t.kernel
+            if t.op == "conv":
+                path.append(Layer("conv", {"kernel": (k, k), "out_channels": widths[t.column]},
+                                  span))
+            else:   # the pool proj branch's 3×3 max pool, stride 1, size-preserving
+                path.append(Layer(t.op, {"kernel": (k, k), "stride": (1, 1),
+                                         "padding": (k // 2, k // 2)}, span))
+        branches.append(path)
+    return Layer("block", {}, span, entries=branches[0], block_kind=kind.name,
+                 branches=branches)
