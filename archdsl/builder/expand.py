@@ -69,6 +69,9 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool, stem: bool = False
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
         if "padding" in a:
             pool["padding"] = a["padding"]
+        if a.get("ceil_mode"):   # ceil mode keeps the partial window instead of padding
+            pool["ceil_mode"] = True
+            pool.setdefault("padding", (0, 0))
         return [Unit(layer.kind, pool, span, "pool")]
     if layer.kind == "bn":
         return [Unit("bn", bn_attrs(s), span, "bn")]

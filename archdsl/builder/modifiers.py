@@ -13,14 +13,14 @@ from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 
-MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
+MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no", "ceil"}
 # The attribute a modifier word sets, where the two differ.
 _ATTRIBUTE = {"pad": "padding", "no": "bias"}
 
 # The modifiers each layer kind takes; other kinds take none.
 _ALLOWED = {"conv": {"stride", "padding", "pad", "groups", "bias"},
-            "block": {"stride"}, "maxpool": {"stride", "padding", "pad"},
-            "avgpool": {"stride", "padding", "pad"}, "fc": {"bias"}}
+            "block": {"stride"}, "maxpool": {"stride", "padding", "pad", "ceil"},
+            "avgpool": {"stride", "padding", "pad", "ceil"}, "fc": {"bias"}}
 
 
 class Numbers(Protocol):
@@ -66,6 +66,13 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
         raise ArchError(f"'{key}' does not apply to {_kind_name(layer.kind)}", atoms[0].span,
                         hint=f"{_kind_name(layer.kind)} takes: {', '.join(sorted(allowed))}"
                         if allowed else f"{_kind_name(layer.kind)} takes no modifiers")
+    if key == "ceil":   # torchvision's GoogLeNet pools: ceil_mode=True, unpadded
+        if lower_words(rest) != ["mode"] or len(rest) != 1:
+            raise ArchError(f"unknown modifier '{part_text(part)}'", part.span,
+                            hint="write 'ceil mode' (the last partial window is kept)")
+        layer.attrs["ceil_mode"] = True
+        layer.explicit.add("ceil_mode")
+        return
     if key == "bias":
         layer.explicit.add("bias")
         layer.attrs["bias"] = True
