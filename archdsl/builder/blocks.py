@@ -93,6 +93,8 @@ class BlockKind:
     # -- dense / inception (#13b); see builder/blocks_concat.py
     implied: tuple[int, int] | None = None   # widths of entries without one: × growth rate
     shrinks: bool = True                     # the block may give fewer channels than it takes
+    strides: bool = True                     # the block may downsample (not one concatenated
+                                             # onto its own input)
     columns: tuple[str, ...] = ()            # a row kind's columns, as the paper heads them
     taps: tuple[tuple["Tap", ...], ...] = ()  # a row kind's branches, read from its columns
     template: str | None = None              # the template its nodes keep (codegen's class)
@@ -116,7 +118,8 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
 # The concatenating kinds live in their own module, which reads the classes above.
-from archdsl.builder.blocks_concat import CONCAT_KINDS, implied_width, shrink_error  # noqa: E402
+from archdsl.builder.blocks_concat import (  # noqa: E402
+    CONCAT_KINDS, implied_width, shrink_error, unstrided_error)
 
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
@@ -168,6 +171,8 @@ def expand_block(kind: BlockKind, layer: Layer, site: Site, s: cfg.Settings, rep
             stride = expand.implied_stride(in_shape[1], declared[0])
     notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
         if layer.block_span else ()
+    if stride != 1 and not kind.strides:
+        site.fail(unstrided_error(kind, in_shape, stride, layer.span))
     _place(kind, (site.src, in_shape), stride, "", _Block(layer, site, s, notes))
 
 

@@ -29,7 +29,7 @@ def _kinds():
     keep = Shortcut("identity", "identity")   # the input itself is concatenated
     return (
         BlockKind("dense", entry=("bn", "relu", "conv"), shortcut=keep, merge="concat",
-                  shortcut_first=True, implied=(4, 1), template="dense_layer"),
+                  shortcut_first=True, implied=(4, 1), strides=False, template="dense_layer"),
         BlockKind("inception", entry=("conv", "bn", "relu"), merge="concat",
                   columns=INCEPTION_COLUMNS, template="inception",
                   taps=((Tap("conv", 1, 0),),
@@ -67,6 +67,16 @@ def shrink_error(cin: int, cout: int, span: Span, notes) -> ArchError:
         f"to a projection of the input", span, notes=notes,
         hint="a DenseNet bracket concatenates its output onto its input: title the stage "
              "'Dense Block (1)' or write 'with dense blocks' (and 'growth rate k')")
+
+
+def unstrided_error(kind, in_shape, stride: int, span: Span) -> ArchError:
+    """A dense block asked to downsample: its output is concatenated onto its input."""
+    h, w = in_shape[1:]
+    return ArchError(
+        f"a {kind.name} block keeps its input's size ({h}×{w}): it is concatenated onto its "
+        f"input, so it cannot downsample by {stride}", span,
+        hint="downsample in a transition layer before it ('2×2 average pool, stride 2'), or "
+             "declare the stage's size as its input's")
 
 
 def row_layer(kind, part, widths: list[int], settings, span: Span) -> "Layer":

@@ -115,7 +115,8 @@ class Resolver:
             if layer.kind == "conv" and "out_channels" not in layer.attrs and not (
                     implied or compress):
                 raise ArchError("convolution without a channel count", layer.span,
-                                hint=_DENSE_HINT if in_block
+                                hint=_DENSE_HINT if in_block else _TRANSITION_HINT
+                                if layer.attrs["kernel"] == (1, 1)
                                 else "give the number of filters, e.g. '3×3, 64'")
         return out
 
@@ -315,6 +316,10 @@ class Resolver:
         if used == name and name is not None:
             raise ArchError(f"block '{name}' uses itself", head.span,
                             hint="a block's entries are convolutions, like '3×3, c'")
+        if used is not None and used.lower() in ROW_KINDS:
+            raise ArchError(f"an {used.lower()} row is a block of its own, not an entry of one",
+                            head.span, hint=f"write '{part_text(head)}(…)' without the brackets"
+                            if head.args is None else "write it without the brackets")
         if head.bracket is not None or used in self.blocks:
             raise ArchError("a block cannot contain another block", head.span,
                             hint="write the convolutions in place, or put the blocks one after "
@@ -342,6 +347,8 @@ class Resolver:
             raise
 
 
+_TRANSITION_HINT = ("give the number of filters, e.g. '1×1, 128'; a DenseNet transition's '1×1 "
+                    "conv' keeps θ of its input channels with 'with compression 0.5'")
 _DENSE_HINT = ("give the number of filters, e.g. '3×3, 64'; DenseNet's '[1×1 conv; 3×3 conv]' "
                "is a dense block: title the stage 'Dense Block (1)' or write 'with dense "
                "blocks, growth rate 32'")
