@@ -49,17 +49,16 @@ def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | Non
     return conv
 
 
-def units(layer: Layer, s: cfg.Settings, is_classifier: bool, stem: bool = False) -> list[Unit]:
-    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu].
-    ``with pre-activation`` a conv is [bn,] relu, conv (DenseNet's transition), except the
-    ``stem`` conv on the raw image."""
+def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
+    """The nodes one (non-block) layer expands to: conv → conv[, bn], relu; fc → fc[, relu]."""
     a, span = layer.attrs, layer.span
     if layer.kind == "conv":
-        conv = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
-        norm = [Unit("bn", bn_attrs(s), span, "bn")] if s.batchnorm else []
-        if s.preactivation and not stem:
-            return norm + [Unit("relu", {}, span, "relu")] + conv
-        return conv + norm + [Unit("relu", {}, span, "relu")]
+        out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
+        if s.preactivation:   # its BN-ReLU is the next block's pre-activation (#13a)
+            return out
+        if s.batchnorm:
+            out.append(Unit("bn", bn_attrs(s), span, "bn"))
+        return out + [Unit("relu", {}, span, "relu")]
     if layer.kind == "fc":
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
@@ -69,8 +68,8 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool, stem: bool = False
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
         if "padding" in a:
             pool["padding"] = a["padding"]
-        if a.get("ceil_mode"):   # ceil mode keeps the partial window instead of padding
-            pool["ceil_mode"] = True
+        if a.get("ceil_mode"):   # torchvision's SqueezeNet: the last partial window is kept,
+            pool["ceil_mode"] = True            # unpadded unless the spec pads
             pool.setdefault("padding", (0, 0))
         return [Unit(layer.kind, pool, span, "pool")]
     if layer.kind == "bn":

@@ -66,12 +66,11 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
         raise ArchError(f"'{key}' does not apply to {_kind_name(layer.kind)}", atoms[0].span,
                         hint=f"{_kind_name(layer.kind)} takes: {', '.join(sorted(allowed))}"
                         if allowed else f"{_kind_name(layer.kind)} takes no modifiers")
-    if key == "ceil":   # torchvision's GoogLeNet pools: ceil_mode=True, unpadded
+    if key == "ceil":   # 'ceil mode': torch's ceil_mode=True (torchvision's SqueezeNet)
         if lower_words(rest) != ["mode"] or len(rest) != 1:
-            raise ArchError(f"unknown modifier '{part_text(part)}'", part.span,
-                            hint="write 'ceil mode' (the last partial window is kept)")
+            raise ArchError(f"unexpected '{part_text(part)}'", part.span, hint="write 'ceil mode'")
         layer.attrs["ceil_mode"] = True
-        layer.explicit.add("ceil_mode")
+        layer.explicit.add("ceil")
         return
     if key == "bias":
         layer.explicit.add("bias")

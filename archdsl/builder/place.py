@@ -55,7 +55,7 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
         declared = st.size.values if first_in_stage and st.size is not None else None
         blocks.expand_block(kind, layer, site, s, rep, declared)
         return
-    for u in expand.units(layer, s, is_classifier, stem=state.src == "input"):
+    for u in expand.units(layer, s, is_classifier):
         k = state.counters.get((sname, u.base), 0) + 1
         state.counters[(sname, u.base)] = k
         local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"

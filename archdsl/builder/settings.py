@@ -37,7 +37,7 @@ class Settings:
     blocks: str = "residual"           # the kind of a plain bracket: residual, or dense
     growth: int | None = None          # DenseNet's growth rate k: a dense entry's implied width
     compression: float | None = None   # DenseNet's θ: a transition conv's implied width ÷ input
-    preactivation: bool = False        # a lone conv is BN → ReLU → conv (DenseNet's H)
+    preactivation: bool = False        # a lone conv is bare: its BN-ReLU written before it
     bn_eps: float = 1e-5               # torchvision's GoogLeNet: 0.001
     inception_5x5: int = 5             # torchvision's GoogLeNet: a 3×3 conv in the 5×5 branch
 
@@ -55,7 +55,7 @@ _LATER = {"blocks": "residual", "growth": None, "compression": None, "preactivat
 
 _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stride on",
          "relu after add", "relu before add", "init", "dense blocks", "residual blocks",
-         "growth rate", "compression", "pre-activation", "bn eps", "inception 3×3 for 5×5"]
+         "growth rate", "compression", "preactivation", "bn eps", "inception 3×3 for 5×5"]
 
 
 def apply(settings: Settings, line: ast.With) -> Settings:
@@ -97,6 +97,11 @@ def _apply_part(s: Settings, part: ast.Part) -> Settings:
         return replace(s, relu_after_add=True)
     if words == ["relu", "before", "add"]:
         return replace(s, relu_after_add=False)
+    if words in (["preactivation"], ["pre-activation"], ["full", "pre-activation"],
+                 ["full", "preactivation"]):
+        return replace(s, preactivation=True)
+    if words in (["no", "preactivation"], ["no", "pre-activation"]):
+        return replace(s, preactivation=False)
     if (later := _dense_inception(s, part, words, atoms)) is not None:
         return later
     if head == "init":
@@ -125,8 +130,7 @@ def _dense_inception(s: Settings, part: ast.Part, words, atoms) -> Settings | No
 
     ``dense blocks`` / ``residual blocks``: what a bracket is (a ``Dense Block (N)`` stage
     title says ``dense blocks`` for its stage). ``growth rate k`` and ``compression θ``:
-    the widths the DenseNet table leaves out. ``pre-activation``: BN → ReLU → conv for the
-    convs outside blocks (the transition layers). ``bn eps 0.001``; ``inception 3×3 for 5×5``
+    the widths the DenseNet table leaves out. ``bn eps 0.001``; ``inception 3×3 for 5×5``
     (torchvision's GoogLeNet)."""
     if words in (["dense", "blocks"], ["dense", "block"]):
         return replace(s, blocks="dense")
@@ -136,8 +140,6 @@ def _dense_inception(s: Settings, part: ast.Part, words, atoms) -> Settings | No
         return replace(s, growth=_number(atoms, 2, "growth rate", part, "growth rate 32"))
     if words[:1] == ["compression"]:
         return replace(s, compression=_number(atoms, 1, "compression", part, "compression 0.5"))
-    if words in (["pre-activation"], ["preactivation"]):
-        return replace(s, preactivation=True)
     if words[:2] in (["bn", "eps"], ["batchnorm", "eps"]):
         a = _number(atoms, 2, "bn eps", part, "bn eps 0.001")
         if not isinstance(a, ast.Num) or not 0 < a.value < 1:
