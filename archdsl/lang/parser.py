@@ -79,6 +79,13 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     shown = "end of line" if tok.type == "_NL" else repr(str(tok))
     if tok.type == "RSQB":
         return ArchError("unmatched ']'", span, "remove it, or open the block with '['", source=text)
+    if tok.type == "TAG":   # -- dense / inception (#13b): ``basic (16)`` with a space
+        tag = str(tok).strip()
+        return ArchError(f"'{tag}' after a space numbers a stage title, as in "
+                         f"'Dense Block {tag} 56×56:'", Span(file, tok.line, tok.column + 1,
+                                                             tok.end_line, tok.end_column),
+                         f"a block's arguments follow its name without a space: "
+                         f"'{_word_before(text, tok.start_pos)}{tag}'", source=text)
     open_at = _open_bracket(text, file) if "RSQB" in expected and tok.type in ("_NL", "COLON") else None
     if open_at:
         # A block left open runs on over the next lines until something cannot be inside it.
@@ -123,6 +130,15 @@ def _character_hint(text: str, pos: int, ch: str) -> str:
     if ch in "{}<>|&$%!?@^~`\"'":
         return f"{ch!r} has no meaning in a spec; remove it"
     return "layer descriptions use words, numbers, sizes like 3×3, and , ; : [ ] ( ) = *"
+
+
+def _word_before(text: str, pos: int) -> str:
+    """The word that ends just before ``text[pos]`` (``basic`` in ``basic (16)``)."""
+    head = text[:pos].rstrip()
+    i = len(head)
+    while i and (head[i - 1].isalnum() or head[i - 1] in "_-."):
+        i -= 1
+    return head[i:]
 
 
 def _expected_hint(expected) -> str | None:
