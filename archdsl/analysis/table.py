@@ -20,6 +20,7 @@ from archdsl.lang.fmt import parts_text, stage_label
 from archdsl.lang.syntax import atom_text
 from archdsl.ir.graph import Graph, dims_text
 from archdsl.lang.parser import parse
+from archdsl.analysis.table_inception import paper_grid
 
 FORMATS = ("text", "markdown", "latex")
 LAYOUTS = ("auto", "stages", "inception")
@@ -182,8 +183,7 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
                         hint=f"choose one of {', '.join(LAYOUTS)}")
     grid = None
     if layout != "stages" and len(graphs) == 1:
-        from archdsl.analysis.table_inception import paper_grid
-        grid = paper_grid(graphs[0])
+        grid = paper_grid(graphs[0], _subst, _column_settings)
     if grid is None and layout == "inception":
         raise ArchError(f"network '{graphs[0].name}' cannot be written in GoogLeNet's table "
                         "layout" if len(graphs) == 1 else "GoogLeNet's table layout shows one "

@@ -11,7 +11,7 @@ how :mod:`archdsl.analysis.table_read` round-trips the layout.
 from __future__ import annotations
 
 from archdsl.builder.blocks_concat import INCEPTION_COLUMNS
-from archdsl.ir.graph import Graph
+from archdsl.ir.graph import Graph, dims_text
 from archdsl.lang import syntax as ast
 
 HEADER = ("type", "patch size/stride", "output size", "depth", *INCEPTION_COLUMNS,
@@ -39,11 +39,11 @@ def _figure(x: int, unit: int, suffix: str) -> str:
     return f"{v:.1f}{suffix}" if v < 10 else f"{round(v)}{suffix}"
 
 
-def paper_rows(graph: Graph, spec: ast.Spec, env: dict) -> list[list[str]] | None:
-    """The table's lines for ``graph`` (parsed as ``spec``, parameters ``env``), or None
-    when a stage is not one line of the layout (several layers, a ``with`` row…)."""
+def paper_rows(graph: Graph, spec: ast.Spec, env: dict, subst) -> list[list[str]] | None:
+    """The table's lines for ``graph`` (parsed as ``spec``, parameters ``env``; ``subst``
+    evaluates an atom in ``env``), or None when a stage is not one line of the layout
+    (several layers, a ``with`` row…)."""
     from archdsl.analysis.count import count
-    from archdsl.analysis.table import _subst
     stages = [st for st in spec.statements if isinstance(st, ast.Stage)]
     counts = {r.name: r for r in count(graph, convention="paper").by("stage")}
     nodes = {s.name: [n for n in graph.nodes if n.stage == s.name] for s in graph.stages}
@@ -61,7 +61,7 @@ def paper_rows(graph: Graph, spec: ast.Spec, env: dict) -> list[list[str]] | Non
             if not st.title or ns:
                 return None
             kind, patch, depth = st.title, "", "2"
-            cols = [ast_num(_subst(a.value, env)) for a in parts[0].args]
+            cols = [ast_num(subst(a.value, env)) for a in parts[0].args]
             if None in cols:
                 return None
         elif len(ns) == 1 and ns[0].op in _TYPES and not st.title:
@@ -128,19 +128,18 @@ def _ratio(kind: str) -> str:
 FOOTER = ("network", "input", "classes", "with")
 
 
-def paper_grid(g: Graph) -> list[list[str]] | None:
+def paper_grid(g: Graph, subst, settings_text) -> list[list[str]] | None:
     """The whole table for one network in this layout (header, lines, footer), or None when
-    it cannot be written so, or would not read back as the same network."""
-    from archdsl.analysis.table import _column_settings
+    it cannot be written so, or would not read back as the same network. ``subst`` and
+    ``settings_text`` are :mod:`archdsl.analysis.table`'s readers of the spec."""
     from archdsl.api import load
-    from archdsl.ir.graph import dims_text
     from archdsl.lang.parser import parse
     spec = parse(g.source, g.file)
-    rows = paper_rows(g, spec, dict(g.params))
+    rows = paper_rows(g, spec, dict(g.params), subst)
     if rows is None or any(k != "classes" for k, _ in g.params):
         return None
     foot = {"network": g.name, "input": dims_text(g.input_shape), "classes": str(g.num_classes),
-            "with": _column_settings(spec, dict(g.params))}
+            "with": settings_text(spec, dict(g.params))}
     text = spec_text(rows, foot)
     if text is None or _key(load(text)) != _key(g):
         return None

@@ -117,15 +117,18 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
-# The concatenating kinds live in their own module, which reads the classes above.
-from archdsl.builder.blocks_concat import (  # noqa: E402
-    CONCAT_KINDS, implied_width, shrink_error, unstrided_error)
+# The concatenating kinds (#13b) live in their own module, made with the classes above.
+from archdsl.builder import blocks_concat  # noqa: E402
+from archdsl.builder.blocks_concat import implied_width, shrink_error, unstrided_error  # noqa: E402
 
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
               shortcut=BY_OPTION, merge="add", post=("relu",), shrinks=False),
-    *CONCAT_KINDS,
+    *blocks_concat.kinds(BlockKind, Shortcut, Tap),
 )})
+# Row kinds: a word that, with the row's columns in parentheses, is one block (inception).
+ROW_KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in KINDS.values()
+                                                      if k.columns})
 
 
 class Site(Protocol):

@@ -14,18 +14,15 @@ Data for :data:`archdsl.builder.blocks.KINDS`, read by the generic expander ther
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
-
+from archdsl.builder.layer import Layer
 from archdsl.errors import ArchError, Span
-
-if TYPE_CHECKING:
-    from archdsl.builder.layer import Layer
 
 INCEPTION_COLUMNS = ("#1×1", "#3×3 reduce", "#3×3", "#5×5 reduce", "#5×5", "pool proj")
 
 
-def _kinds():
-    from archdsl.builder.blocks import BlockKind, Shortcut, Tap
+def kinds(BlockKind, Shortcut, Tap) -> tuple:
+    """The kinds, made with :mod:`archdsl.builder.blocks`' classes (passed in, so that this
+    module does not import the one that imports it)."""
     keep = Shortcut("identity", "identity")   # the input itself is concatenated
     return (
         BlockKind("dense", entry=("bn", "relu", "conv"), shortcut=keep, merge="concat",
@@ -39,12 +36,8 @@ def _kinds():
     )
 
 
-CONCAT_KINDS = _kinds()
-# Row kinds: a word that, with the row's columns in parentheses, is one block.
-ROW_KINDS = {k.name: k for k in CONCAT_KINDS if k.columns}
 
-
-def implied_width(kind, entry: "Layer", last: bool, b) -> "Layer":
+def implied_width(kind, entry: Layer, last: bool, b) -> Layer:
     """``entry`` with the width its kind implies (``1×1 conv`` in a dense layer: 4k)."""
     growth = b.s.growth
     if kind.implied is None:
@@ -79,9 +72,8 @@ def unstrided_error(kind, in_shape, stride: int, span: Span) -> ArchError:
              "declare the stage's size as its input's")
 
 
-def row_layer(kind, part, widths: list[int], settings, span: Span) -> "Layer":
+def row_layer(kind, part, widths: list[int], settings, span: Span) -> Layer:
     """The block a row kind's use stands for: ``inception(64, 96, 128, 16, 32, 32)``."""
-    from archdsl.builder.layer import Layer
     branches = []
     for taps in kind.taps:
         path = []

@@ -17,7 +17,8 @@ from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
-from archdsl.builder.blocks_concat import ROW_KINDS, row_layer
+from archdsl.builder.blocks import ROW_KINDS
+from archdsl.builder.blocks_concat import row_layer
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
