@@ -177,3 +177,28 @@ def test_torchvision_googlenet_is_the_table_with_its_deviations():
     paper = api.load("googlenet-paper")
     assert [n["kernel"] for n in paper.nodes if n.block == "inception_3a.0"
             and n.op == "conv"][4] == (5, 5)
+
+
+def test_dense_blocks_setting_is_the_title_s_meaning():
+    text = (HERE.parent / "specs" / "densenet121.arch").read_text()
+    titled = api.load(text)
+    untitled = api.load(text.replace("with batchnorm,", "with batchnorm, dense blocks,")
+                        .replace("Dense Block (", "dense_block_(").replace("_(1)", "_1")
+                        .replace("_(2)", "_2").replace("_(3)", "_3").replace("_(4)", "_4"))
+    assert [s.name for s in untitled.stages] == [s.name for s in titled.stages]
+    assert [(n.name, n.op, n.attrs) for n in untitled.nodes] == \
+        [(n.name, n.op, n.attrs) for n in titled.nodes]
+    # and 'with residual blocks' in a stage undoes it: the paper's bracket is then refused
+    back = text.replace("Dense Block (1)        56×56: [1×1 conv; 3×3 conv] ×blocks[0]",
+                        "Dense Block (1)        56×56:\n    with residual blocks\n"
+                        "    [1×1 conv; 3×3 conv] ×blocks[0]")
+    assert back != text
+    with pytest.raises(ArchError, match="convolution without a channel count"):
+        api.load(back)
+
+
+def test_titled_headers_name_their_stages():
+    g = api.load("googlenet")
+    assert [s.name for s in g.stages][3:6] == ["pool2", "inception_3a", "inception_3b"]
+    assert [s.name for s in api.load("densenet121").stages][-2:] == ["dense_block_4",
+                                                                    "classification_layer"]
