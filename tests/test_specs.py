@@ -171,11 +171,18 @@ def test_every_node_has_exactly_its_ops_required_attributes():
     from archdsl.ir.ops import OPS
     seen = set()
     windowed_avg = "input 3×8×8\nc: 3×3, 4\np: 2×2 average pool, flatten, fc-10\n"  # no bundled spec has one
+    # The specs written for issue 13 use optional attributes (torchvision's GoogLeNet's
+    # ceil-mode pools) and variadic ops (an inception module's four-way concat).
+    later = {"googlenet"}
     for name in sorted(map(str, set(list_specs().values()))) + [windowed_avg]:
         for n in archdsl.load(name).nodes:
-            assert {k for k, _ in n.attrs} == set(OPS[n.op].required), (name, n.name)
-            assert len(n.inputs) == OPS[n.op].inputs, (name, n.name)
+            keys, op = {k for k, _ in n.attrs}, OPS[n.op]
+            if any(name.endswith(f"/{s}.arch") for s in later):
+                assert set(op.required) <= keys <= set(op.required) | set(op.optional), name
+            else:
+                assert keys == set(op.required), (name, n.name)
+            assert len(n.inputs) == op.inputs or op.variadic and len(n.inputs) > op.inputs, \
+                (name, n.name)
             seen.add(n.op)
     # the ops added for the next papers have no surface syntax yet
-    assert seen == set(OPS) - {"concat", "mul", "sigmoid", "relu6", "leaky_relu", "identity",
-                                "silu"}
+    assert seen == set(OPS) - {"mul", "sigmoid", "relu6", "leaky_relu", "identity", "silu"}

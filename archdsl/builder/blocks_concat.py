@@ -17,6 +17,13 @@ import dataclasses
 from archdsl.builder.layer import Layer
 from archdsl.errors import ArchError, Span
 
+# Hints for a conv written without a width where none is implied: the DenseNet notations.
+TRANSITION_HINT = ("give the number of filters, e.g. '1×1, 128'; a DenseNet transition's '1×1 "
+                   "conv' keeps θ of its input channels with 'with compression 0.5'")
+DENSE_HINT = ("give the number of filters, e.g. '3×3, 64'; DenseNet's '[1×1 conv; 3×3 conv]' "
+              "is a dense block: title the stage 'Dense Block (1)' or write 'with dense "
+              "blocks, growth rate 32'")
+
 INCEPTION_COLUMNS = ("#1×1", "#3×3 reduce", "#3×3", "#5×5 reduce", "#5×5", "pool proj")
 
 
@@ -72,8 +79,36 @@ def unstrided_error(kind, in_shape, stride: int, span: Span) -> ArchError:
              "declare the stage's size as its input's")
 
 
-def row_layer(kind, part, widths: list[int], settings, span: Span) -> Layer:
-    """The block a row kind's use stands for: ``inception(64, 96, 128, 16, 32, 32)``."""
+def column_name(column: str) -> str:
+    """A column heading as an argument name: ``#3×3 reduce`` → ``n3x3_reduce``."""
+    return ("n" + column[1:] if column.startswith("#") else column).replace("×", "x") \
+        .replace(" ", "_")
+
+
+def row_use(kind, part, count, settings) -> Layer:
+    """``inception(64, 96, 128, 16, 32, 32)``: one block of a row kind, its widths given
+    column by column in the paper's order (names optional: ``pool_proj=32``). ``count``
+    reads a positive whole number from an atom: ``count(atom, what)``."""
+    cols, args = kind.columns, part.args or ()
+    names = [column_name(c) for c in cols]
+    if len(args) != len(cols):
+        raise ArchError(f"an {kind.name} row has {len(cols)} columns ({', '.join(cols)}), "
+                        f"but {len(args)} {'is' if len(args) == 1 else 'are'} given",
+                        part.span, hint=f"write {kind.name}({', '.join(names)}), e.g. "
+                                        f"{kind.name}(64, 96, 128, 16, 32, 32): Table 1 of "
+                                        "Szegedy et al. 2015, inception (3a)")
+    widths = []
+    for name, arg in zip(names, args):
+        if arg.name is not None and arg.name != name:
+            raise ArchError(f"column {len(widths) + 1} of an {kind.name} row is '{name}', "
+                            f"not '{arg.name}'", arg.span,
+                            hint=f"the columns in order: {', '.join(names)}")
+        widths.append(count(arg.value, f"{kind.name} width '{name}'"))
+    return row_layer(kind, widths, settings, part.span)
+
+
+def row_layer(kind, widths: list[int], settings, span: Span) -> Layer:
+    """The block a row kind's use stands for, from its column widths."""
     branches = []
     for taps in kind.taps:
         path = []

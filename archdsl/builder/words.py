@@ -18,7 +18,7 @@ from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
 from archdsl.builder.blocks import ROW_KINDS
-from archdsl.builder.blocks_concat import row_layer
+from archdsl.builder.blocks_concat import DENSE_HINT, TRANSITION_HINT, row_use
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -116,7 +116,7 @@ class Resolver:
             if layer.kind == "conv" and "out_channels" not in layer.attrs and not (
                     implied or compress):
                 raise ArchError("convolution without a channel count", layer.span,
-                                hint=_DENSE_HINT if in_block else _TRANSITION_HINT
+                                hint=DENSE_HINT if in_block else TRANSITION_HINT
                                 if layer.attrs["kernel"] == (1, 1)
                                 else "give the number of filters, e.g. '3×3, 64'")
         return out
@@ -183,7 +183,8 @@ class Resolver:
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
         if word in ROW_KINDS and not rest:
-            return self._row_kind(ROW_KINDS[word], part, env)
+            return row_use(ROW_KINDS[word], part, lambda a, what: self.count(a, env, what),
+                           self.settings)
         if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
             extra = " ".join(a.text if isinstance(a, ast.Word)
                              else part_text(ast.Part((a,), None, None, None, a.span)) for a in rest)
@@ -272,27 +273,6 @@ class Resolver:
             attrs[key] = v if key == "size" else float(v)
         return Layer("lrn", attrs, part.span)
 
-    def _row_kind(self, kind, part: ast.Part, env) -> Layer:
-        """``inception(64, 96, 128, 16, 32, 32)``: one block of a row kind, its widths given
-        column by column in the paper's order (names optional: ``pool_proj=32``)."""
-        cols = kind.columns
-        args = part.args or ()
-        names = [_column_name(c) for c in cols]
-        if len(args) != len(cols):
-            raise ArchError(f"an {kind.name} row has {len(cols)} columns ({', '.join(cols)}), "
-                            f"but {len(args)} {'is' if len(args) == 1 else 'are'} given",
-                            part.span, hint=f"write {kind.name}({', '.join(names)}), e.g. "
-                                            f"{kind.name}(64, 96, 128, 16, 32, 32): Table 1 of "
-                                            "Szegedy et al. 2015, inception (3a)")
-        widths = []
-        for name, arg in zip(names, args):
-            if arg.name is not None and arg.name != name:
-                raise ArchError(f"column {len(widths) + 1} of an {kind.name} row is '{name}', "
-                                f"not '{arg.name}'", arg.span,
-                                hint=f"the columns in order: {', '.join(names)}")
-            widths.append(self.count(arg.value, env, f"{kind.name} width '{name}'"))
-        return row_layer(kind, part, widths, self.settings, part.span)
-
     def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
         entries = []
         kind = self.settings.blocks if self.settings is not None else "residual"
@@ -346,19 +326,6 @@ class Resolver:
             if not e.notes:
                 e.notes = ((f"in block '{bdef.name}' used here", part.span),)
             raise
-
-
-_TRANSITION_HINT = ("give the number of filters, e.g. '1×1, 128'; a DenseNet transition's '1×1 "
-                    "conv' keeps θ of its input channels with 'with compression 0.5'")
-_DENSE_HINT = ("give the number of filters, e.g. '3×3, 64'; DenseNet's '[1×1 conv; 3×3 conv]' "
-               "is a dense block: title the stage 'Dense Block (1)' or write 'with dense "
-               "blocks, growth rate 32'")
-
-
-def _column_name(column: str) -> str:
-    """A column heading as an argument name: ``#3×3 reduce`` → ``n3x3_reduce``."""
-    return ("n" + column[1:] if column.startswith("#") else column).replace("×", "x") \
-        .replace(" ", "_")
 
 
 def _a(what: str) -> str:
