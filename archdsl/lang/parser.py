@@ -10,6 +10,7 @@ from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInpu
 
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span, split_lines
+from archdsl.lang.titles import titled as _titled, word_before as _word_before
 
 # Human names for lark's terminal names, used in "expected ..." messages.
 _TOKEN_NAMES = {
@@ -130,15 +131,6 @@ def _character_hint(text: str, pos: int, ch: str) -> str:
     if ch in "{}<>|&$%!?@^~`\"'":
         return f"{ch!r} has no meaning in a spec; remove it"
     return "layer descriptions use words, numbers, sizes like 3×3, and , ; : [ ] ( ) = *"
-
-
-def _word_before(text: str, pos: int) -> str:
-    """The word that ends just before ``text[pos]`` (``basic`` in ``basic (16)``)."""
-    head = text[:pos].rstrip()
-    i = len(head)
-    while i and (head[i - 1].isalnum() or head[i - 1] in "_-."):
-        i -= 1
-    return head[i:]
 
 
 def _expected_hint(expected) -> str | None:
@@ -362,17 +354,6 @@ class _ToAst(Transformer):
         name, title = _titled(head.atoms, str(tag).strip())
         rows = (ast.Row(tuple(rest), rest[0].span),) if rest else ()
         return _Header(name, after[0] if after else None, rows, self._span(meta), title)
-
-
-def _titled(words, tag: str | None) -> tuple[ast.Word, str]:
-    """The stage name and title of a header printed as words (and a tag like ``(1)``):
-    ``Dense Block (1)`` → ``dense_block_1``."""
-    texts = [w.text for w in words]
-    ident = "_".join([t.lower().replace("-", "_").replace(".", "_") for t in texts]
-                     + ([tag.strip("()")] if tag else []))
-    first, last = words[0].span, words[-1].span
-    span = Span(first.file, first.line, first.col, last.end_line, last.end_col)
-    return ast.Word(ident, span), " ".join(texts + ([tag] if tag else []))
 
 
 def _number(tok: Token, file: str) -> ast.Num:
