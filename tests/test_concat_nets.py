@@ -202,3 +202,12 @@ def test_titled_headers_name_their_stages():
     assert [s.name for s in g.stages][3:6] == ["pool2", "inception_3a", "inception_3b"]
     assert [s.name for s in api.load("densenet121").stages][-2:] == ["dense_block_4",
                                                                     "classification_layer"]
+
+
+def test_googlenet_paper_table_is_table_1_column_for_column():
+    """Every cell of the rendered table but params and ops is the paper's, as transcribed."""
+    text = render_table(api.load("googlenet-paper"))
+    lines = [[c.strip() for c in l.split("|")] for l in text.splitlines()[2:]]
+    body = [l for l in lines if len(l) == 12 and l[0] not in ("network", "input", "classes",
+                                                                "with")]
+    assert [l[:10] for l in body] == [r[:10] for r in _paper_table()]
