@@ -111,7 +111,10 @@ def graph_to_yaml(graph: Graph) -> str:
     # The same text as one yaml.dump of the whole document, but the node list (nearly all of
     # the file) is written by yamlnodes, which writes what PyYAML would, much faster: PyYAML
     # writes the rest around an empty list, whose line is then replaced.
-    text = _dump({**head, "nodes": [], "source": graph.source})
+    # The head and the source go through PyYAML's pure-Python emitter: libyaml folds a
+    # double-quoted scalar longer than the width one character differently (a spec source
+    # over 1000 characters, like densenet121's), and this part is small.
+    text = _dump({**head, "nodes": [], "source": graph.source}, yaml.SafeDumper)
     if not nodes:
         return text
     at = text.index(_EMPTY_NODES) + 1   # the first: only identifiers and numbers come before
@@ -121,8 +124,8 @@ def graph_to_yaml(graph: Graph) -> str:
 _EMPTY_NODES = "\nnodes: []\n"
 
 
-def _dump(value: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+def _dump(value: Any, dumper: type = _Dumper) -> str:
+    return yaml.dump(value, Dumper=dumper, sort_keys=False, default_flow_style=None,
                      allow_unicode=True, width=1000)
 
 
