@@ -99,6 +99,25 @@ class BlockKind:
     stem_name: str = "stem"
     branch_names: tuple[str, ...] = ()
     stride_on: int | None = None
+    # -- dense / inception (#13b); see builder/blocks_concat.py
+    implied: tuple[int, int] | None = None   # widths of entries without one: × growth rate
+    shrinks: bool = True                     # the block may give fewer channels than it takes
+    strides: bool = True                     # the block may downsample (not one concatenated
+                                             # onto its own input)
+    columns: tuple[str, ...] = ()            # a row kind's columns, as the paper heads them
+    taps: tuple[tuple["Tap", ...], ...] = ()  # a row kind's branches, read from its columns
+    template: str | None = None              # the template its nodes keep (codegen's class)
+
+
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """One layer of a row kind's branch (GoogLeNet's inception): ``op`` (conv, maxpool) with a
+    ``kernel``; a conv's width is the row's column ``column``. ``setting`` names the
+    Settings field that replaces the kernel (torchvision's 3×3 in the 5×5 branch)."""
+    op: str
+    kernel: int
+    column: int | None = None
+    setting: str | None = None
 
 
 # ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
@@ -107,9 +126,13 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
+# The concatenating kinds (#13b) live in their own module, made with the classes above.
+from archdsl.builder import blocks_concat  # noqa: E402
+from archdsl.builder.blocks_concat import implied_width, shrink_error, unstrided_error  # noqa: E402
+
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
-              shortcut=BY_OPTION, merge="add", post=("relu",)),
+              shortcut=BY_OPTION, merge="add", post=("relu",), shrinks=False),
     # -- fire / mobile (#13c), spec words in builder/mobile.py. SqueezeNet (Sec. 3.2): squeeze
     # 1×1, then expand 1×1 and 3×3 side by side, concatenated. MobileNet v2 (Table 1): 1×1
     # expand, 3×3 dw (strided), ReLU6, linear 1×1; the input added only if the shape is kept.
@@ -117,7 +140,12 @@ KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
               branch_names=("expand1x1", "expand3x3"), merge="concat"),
     BlockKind("inverted_residual", entry=("conv", "bn", "relu6"), last=("conv", "bn"),
               shortcut=Shortcut("identity", None), merge="add", stride_on=3),
+    # -- dense / inception (#13b)
+    *blocks_concat.kinds(BlockKind, Shortcut, Tap),
 )})
+# Row kinds: a word that, with the row's columns in parentheses, is one block (inception).
+ROW_KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in KINDS.values()
+                                                      if k.columns})
 
 
 class Site(Protocol):
@@ -163,6 +191,8 @@ def expand_block(kind: BlockKind, layer: Layer, site: Site, s: cfg.Settings, rep
             stride = expand.implied_stride(in_shape[1], declared[0])
     notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
         if layer.block_span else ()
+    if stride != 1 and not kind.strides:
+        site.fail(unstrided_error(kind, in_shape, stride, layer.span))
     _place(kind, (site.src, in_shape), stride, "", _Block(layer, site, s, notes))
 
 
@@ -202,6 +232,12 @@ def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, p
     out, k = block_in, len(entries)
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
+        if entry.kind != "conv":      # a pool in a branch (inception's pool proj) is itself
+            steps = ("layer",)
+        elif "out_channels" not in entry.attrs and not (
+                entry.attrs.get("depthwise") or "expand" in entry.attrs):
+            # a dw conv keeps its input's channels, an expansion multiplies them (mobile.py)
+            entry = implied_width(kind, entry, i == k, b)
         out = _steps(steps, out, i, entry, stride if i - 1 == target else 1, prefix, b)
     if kind.gate is not None:
         out = _place(kind.gate, out, 1, f"{prefix}{kind.gate.name}.", b)
@@ -223,6 +259,10 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
     for op in steps:
         if op == "bn" and not b.s.batchnorm:
             continue
+        if op == "layer":
+            [unit] = expand.units(entry, b.s, False)
+            out = _unit(b, unit, f"{prefix}{unit.base}{i}", "main", (out[0],), out)
+            continue
         if op == "conv":
             # A named block's conv fails for the arguments of one use: point at that use,
             # and at the conv in the definition.
@@ -232,7 +272,7 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
                                ((f"in this convolution of block '{b.layer.block_name}'",
                                  entry.span),) if named else ())
         else:
-            unit = expand.Unit(op, _step_attrs(op), b.layer.span if entry is None else entry.span,
+            unit = expand.Unit(op, _step_attrs(op, b.s), b.layer.span if entry is None else entry.span,
                                op)
         base = OPS[op].base      # relu6 is named like a relu (relu1)
         out = _unit(b, unit, f"{prefix}{base}{'' if i is None else i}", "main", (out[0],), out)
@@ -243,7 +283,7 @@ def _fixed(steps: tuple[Fixed, ...], block_in: Out, prefix: str, b: _Block) -> O
     """A kind's own steps after ``block_in``, located at the block's use."""
     out, channels = block_in, block_in[1][0]
     for f in steps:
-        a = {**_step_attrs(f.op), **dict(f.attrs)}
+        a = {**_step_attrs(f.op, b.s), **dict(f.attrs)}
         if f.reduce is not None:
             a["out_channels"] = channels // f.reduce
         if f.op == "conv":
@@ -262,6 +302,8 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         return None
     (src, in_shape), channels = block_in, main[1][0]
     form = rule.changed if channels != in_shape[0] or stride != 1 else rule.same
+    if not kind.shrinks and channels < in_shape[0] and form == "projection":
+        b.site.fail(shrink_error(in_shape[0], channels, b.layer.span, b.notes))
     if form == "pad":
         if channels < in_shape[0]:
             b.site.fail(ArchError(
@@ -276,7 +318,7 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         out = _unit(b, expand.Unit("conv", a, b.layer.span, "conv"), prefix + "shortcut.conv",
                     "shortcut", (src,), block_in)
         if b.s.batchnorm:
-            out = _unit(b, expand.Unit("bn", expand.bn_attrs(), b.layer.span, "bn"),
+            out = _unit(b, expand.Unit("bn", expand.bn_attrs(b.s), b.layer.span, "bn"),
                         prefix + "shortcut.bn", "shortcut", (out[0],), out)
         return out[0]
     return src if form == "identity" else None
@@ -289,8 +331,8 @@ def _unit(b: _Block, unit: expand.Unit, local: str, role: str, inputs: tuple[str
     return out if node is None else (node.name, node.shape)
 
 
-def _step_attrs(op: str) -> dict[str, Any]:
-    return expand.bn_attrs() if op == "bn" else {}
+def _step_attrs(op: str, s: cfg.Settings | None = None) -> dict[str, Any]:
+    return expand.bn_attrs(s) if op == "bn" else {}
 
 
 def _stride_target(entries: list[Layer], s: cfg.Settings) -> int:

@@ -40,22 +40,32 @@ class Settings:
     width: float = 1
     round_channels: str | int | None = None
     activation: str = "relu"
+    # -- dense / inception (#13b): fields added after the seed specs; as_tuple leaves them
+    # out at their defaults, so the IR of a spec that does not use them is unchanged.
+    blocks: str = "residual"           # the kind of a plain bracket: residual, or dense
+    growth: int | None = None          # DenseNet's growth rate k: a dense entry's implied width
+    compression: float | None = None   # DenseNet's θ: a transition conv's implied width ÷ input
+    preactivation: bool = False        # a lone conv is bare: its BN-ReLU written before it
+    bn_eps: float = 1e-5               # torchvision's GoogLeNet: 0.001
+    inception_5x5: int = 5             # torchvision's GoogLeNet: a 3×3 conv in the 5×5 branch
 
     def conv_bias(self) -> bool:
         return (not self.batchnorm) if self.bias is None else self.bias
 
     def as_tuple(self) -> tuple:
         return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__
-                            if not (k in _LATER and getattr(self, k) == _LATER[k])))
+                            if k not in _LATER or getattr(self, k) != _LATER[k]))
 
 
-# Settings added after the golden records (issue 13c): left out of as_tuple at the default.
-_LATER = {"width": 1, "round_channels": None, "activation": "relu"}
-
+# Settings added after the seed specs, with their defaults (see Settings.as_tuple).
+_LATER = {"width": 1, "round_channels": None, "activation": "relu",
+          "blocks": "residual", "growth": None, "compression": None, "preactivation": False,
+          "bn_eps": 1e-5, "inception_5x5": 5}
 
 _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stride on",
          "relu after add", "relu before add", "init", "width multiplier", "round channels",
-         "relu6"]
+         "relu6", "dense blocks", "residual blocks", "growth rate", "compression",
+         "preactivation", "bn eps", "inception 3×3 for 5×5"]
 
 
 def apply(settings: Settings, line: ast.With, params: dict | None = None) -> Settings:
@@ -103,6 +113,13 @@ def _apply_part(s: Settings, part: ast.Part, params: dict | None = None) -> Sett
         return replace(s, relu_after_add=True)
     if words == ["relu", "before", "add"]:
         return replace(s, relu_after_add=False)
+    if words in (["preactivation"], ["pre-activation"], ["full", "pre-activation"],
+                 ["full", "preactivation"]):
+        return replace(s, preactivation=True)
+    if words in (["no", "preactivation"], ["no", "pre-activation"]):
+        return replace(s, preactivation=False)
+    if (later := _dense_inception(s, part, words, atoms)) is not None:
+        return later
     if head == "init":
         if words[1:] == ["he"]:
             return replace(s, init="he")
@@ -153,3 +170,64 @@ def _mobile(s: Settings, words: list, atoms: tuple, part: ast.Part, params: dict
                                         "MobileNet v1's code) or 'round channels to 8' (the "
                                         "nearest multiple of 8: MobileNet v2, torchvision)")
     return None
+# -- dense / inception (#13b) ----------------------------------------------------------
+def _number(atoms, i: int, what: str, part: ast.Part, example: str):
+    """The number at ``atoms[i]`` of a setting (a parameter is resolved later, by name)."""
+    if len(atoms) != i + 1 or not isinstance(atoms[i], (ast.Num, ast.Word)):
+        raise ArchError(f"'{what}' takes one number", part.span, hint=f"e.g. '{example}'")
+    return atoms[i]
+
+
+def _dense_inception(s: Settings, part: ast.Part, words, atoms) -> Settings | None:
+    """DenseNet's and GoogLeNet's settings, or None when ``part`` is none of them.
+
+    ``dense blocks`` / ``residual blocks``: what a bracket is (a ``Dense Block (N)`` stage
+    title says ``dense blocks`` for its stage). ``growth rate k`` and ``compression θ``:
+    the widths the DenseNet table leaves out. ``bn eps 0.001``; ``inception 3×3 for 5×5``
+    (torchvision's GoogLeNet)."""
+    if words in (["dense", "blocks"], ["dense", "block"]):
+        return replace(s, blocks="dense")
+    if words in (["residual", "blocks"], ["residual", "block"]):
+        return replace(s, blocks="residual")
+    if words[:2] == ["growth", "rate"]:
+        return replace(s, growth=_number(atoms, 2, "growth rate", part, "growth rate 32"))
+    if words[:1] == ["compression"]:
+        return replace(s, compression=_number(atoms, 1, "compression", part, "compression 0.5"))
+    if words[:2] in (["bn", "eps"], ["batchnorm", "eps"]):
+        a = _number(atoms, 2, "bn eps", part, "bn eps 0.001")
+        if not isinstance(a, ast.Num) or not 0 < a.value < 1:
+            raise ArchError("bn eps is a small positive number", a.span, hint="e.g. 'bn eps 0.001'")
+        return replace(s, bn_eps=float(a.value))
+    if words[:1] == ["inception"]:
+        if len(atoms) == 4 and words[2] == "for" and all(isinstance(atoms[i], ast.Dims)
+                                                         for i in (1, 3)) \
+                and atoms[3].values == (5, 5) and atoms[1].values[0] == atoms[1].values[1]:
+            return replace(s, inception_5x5=atoms[1].values[0])
+        raise ArchError("unknown inception setting", part.span,
+                        hint="'inception 3×3 for 5×5' puts a 3×3 conv in the 5×5 branch "
+                             "(torchvision's GoogLeNet)")
+    return None
+
+
+def resolve(s: Settings, numbers) -> Settings:
+    """``s`` with the growth rate and compression read as numbers (they may name a family
+    parameter, ``growth rate k``, known only once ``-D`` overrides are applied)."""
+    if isinstance(s.growth, ast.Atom):
+        s = replace(s, growth=numbers.count(s.growth, None, "growth rate"))
+    if isinstance(s.compression, ast.Atom):
+        theta = numbers.value(s.compression, None, "compression")
+        if isinstance(theta, (list, tuple)) or not 0 < theta <= 1:
+            raise ArchError(f"compression θ must be in (0, 1], not {theta}", s.compression.span,
+                            hint="DenseNet-BC uses θ = 0.5; θ = 1 keeps every channel")
+        s = replace(s, compression=float(theta))
+    return s
+
+
+# Stage titles that say what their brackets are: the DenseNet table's ``Dense Block (1)``.
+TITLE_SETTINGS = {"dense block": {"blocks": "dense"}}
+
+
+def for_title(s: Settings, title: str | None) -> Settings:
+    """The settings of a stage printed with ``title`` (``Dense Block (1)``: dense blocks)."""
+    key = " ".join(w for w in (title or "").lower().split() if not w.startswith("("))
+    return replace(s, **TITLE_SETTINGS[key]) if key in TITLE_SETTINGS else s

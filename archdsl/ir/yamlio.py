@@ -85,12 +85,6 @@ _Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping(
     "tag:yaml.org,2002:map", data.items(), flow_style=True))
 
 
-class _HeadDumper(yaml.SafeDumper):
-    """PyYAML's own emitter, for the few values around the node list: libyaml folds a
-    double-quoted scalar longer than the width (a spec source over ~1000 characters, e.g.
-    MobileNet v1's) at other spaces than PyYAML does, so it is not byte-identical there."""
-
-
 def graph_to_yaml(graph: Graph) -> str:
     """The graph as YAML text that :func:`graph_from_yaml` turns back into an equal Graph."""
     nodes = []
@@ -117,8 +111,10 @@ def graph_to_yaml(graph: Graph) -> str:
     # The same text as one yaml.dump of the whole document, but the node list (nearly all of
     # the file) is written by yamlnodes, which writes what PyYAML would, much faster: PyYAML
     # writes the rest around an empty list, whose line is then replaced.
-    text = yaml.dump({**head, "nodes": [], "source": graph.source}, Dumper=_HeadDumper,
-                     sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
+    # The head and the source go through PyYAML's pure-Python emitter: libyaml folds a
+    # double-quoted scalar longer than the width one character differently (a spec source
+    # over 1000 characters, like densenet121's), and this part is small.
+    text = _dump({**head, "nodes": [], "source": graph.source}, yaml.SafeDumper)
     if not nodes:
         return text
     at = text.index(_EMPTY_NODES) + 1   # the first: only identifiers and numbers come before
@@ -128,8 +124,8 @@ def graph_to_yaml(graph: Graph) -> str:
 _EMPTY_NODES = "\nnodes: []\n"
 
 
-def _dump(value: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+def _dump(value: Any, dumper: type = _Dumper) -> str:
+    return yaml.dump(value, Dumper=dumper, sort_keys=False, default_flow_style=None,
                      allow_unicode=True, width=1000)
 
 

@@ -167,11 +167,15 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """A table row group: ``conv2_x 56×56:`` followed by its rows and stage settings."""
+    """A table row group: ``conv2_x 56×56:`` followed by its rows and stage settings.
+
+    ``title``: the header as the paper prints it (``Dense Block (1)``), when it is one; then
+    ``name`` is the identifier made from it (``dense_block_1``)."""
     name: Word | None
     size: Dims | None
     body: tuple[Row | With, ...]
     span: Span
+    title: str | None = None
 
 
 Statement = Network | Input | Classes | Param | Alias | With | BlockDef | Stage | Row
