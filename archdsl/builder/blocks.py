@@ -76,6 +76,7 @@ class Fixed:
     op: str
     attrs: tuple[tuple[str, Any], ...] = ()
     reduce: int | None = None
+    width: int | None = None   # out_channels: this one of the widths the spec's SE row gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class BlockKind:
     merge: str | None = None
     shortcut_first: bool = False
     post: tuple[str, ...] = ()
+    shared_preact: bool = False   # pre-activation: see blocks_res
 
 
 # ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
@@ -98,10 +100,22 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
+# "dropout" steps are placed only for an entry with a dropout row before it (#13a).
+RESIDUAL = BlockKind("residual", entry=("dropout", "conv", "bn", "relu"),
+                     last=("dropout", "conv", "bn"), shortcut=BY_OPTION, merge="add",
+                     post=("relu",))
+
+from archdsl.builder import blocks_res  # noqa: E402  (its kinds build on the ones above)
+
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
-    BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
-              shortcut=BY_OPTION, merge="add", post=("relu",)),
+    RESIDUAL,
+    *blocks_res.kinds(RESIDUAL),   # -- residual family (#13a): pre-activation, SE
 )})
+
+
+def kind_of(layer: Layer, s: cfg.Settings) -> BlockKind:
+    """The kind block ``layer`` is placed as, under settings ``s``."""
+    return blocks_res.kind_of(KINDS, layer, s)
 
 
 class Site(Protocol):
@@ -115,6 +129,9 @@ class Site(Protocol):
 
     def fail(self, error: ArchError) -> None:
         """Record ``error`` and raise it with those recorded before."""
+
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +171,19 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
     """Branches, shortcut, merge and post of ``kind`` after ``block_in``; the output."""
     before = not b.s.relu_after_add        # post ends each branch rather than the block
     paths = [None] if kind.fixed else (b.layer.branches or [b.layer.entries])
-    outs = []
+    outs, short_in = [], block_in
+    skip = kind.shared_preact and blocks_res.activated(b.site, block_in[0])
     for j, entries in enumerate(paths, 1):
         p = prefix + (f"branch{j}." if len(paths) > 1 else "")
-        out = _fixed(kind.fixed, block_in, p, b) if entries is None \
-            else _branch(kind, entries, block_in, stride, p, b)
+        if entries is None:
+            out = _fixed(kind.fixed, block_in, p, b)
+        else:
+            out, pre = _branch(kind, entries, block_in, stride, p, b, skip)
+            if j == 1 and kind.shared_preact and blocks_res.changes_shape(entries, block_in,
+                                                                           stride):
+                short_in = pre   # the projection reads the pre-activated input
         outs.append(_post(kind, out, entries, p, b) if before else out)
-    short = _shortcut(kind, block_in, outs[0], stride, prefix, b)
+    short = _shortcut(kind, short_in, outs[0], stride, prefix, b)
     inputs = [o for o, _ in outs] + ([] if short is None else [short])
     if short is not None and kind.shortcut_first:
         inputs = inputs[-1:] + inputs[:-1]
@@ -172,16 +195,23 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
 
 
 def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, prefix: str,
-            b: _Block) -> Out:
-    """One branch of spec entries: each entry's steps (the last entry's own), then a gate."""
+            b: _Block, skip: bool = False) -> tuple[Out, Out]:
+    """One branch of spec entries: each entry's steps (the last entry's own), then a gate.
+    Also the producer just before its first conv (a pre-activated input). ``skip``: the
+    first entry's steps before its conv are left out (its input is already activated)."""
     target = _stride_target(entries, b.s)
-    out, k = block_in, len(entries)
+    out, k, pre = block_in, len(entries), block_in
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
+        if i == 1:
+            lead = steps[:steps.index("conv")]
+            pre = out = _steps(tuple(x for x in lead if x == "dropout") if skip else lead,
+                               out, i, entry, 1, prefix, b)
+            steps = steps[len(lead):]
         out = _steps(steps, out, i, entry, stride if i - 1 == target else 1, prefix, b)
     if kind.gate is not None:
         out = _place(kind.gate, out, 1, f"{prefix}{kind.gate.name}.", b)
-    return out
+    return out, pre
 
 
 def _post(kind: BlockKind, out: Out, entries: list[Layer] | None, prefix: str, b: _Block) -> Out:
@@ -198,6 +228,12 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
     entry, named ``<op>`` and located at the block."""
     for op in steps:
         if op == "bn" and not b.s.batchnorm:
+            continue
+        if op in ("relu", "dropout"):   # the activation chosen; a dropout row's dropout (#13a)
+            unit = blocks_res.step_unit(op, entry, b.s, b.layer.span)
+            if unit is not None:
+                out = _unit(b, unit, f"{prefix}{op}{'' if i is None else i}", "main",
+                            (out[0],), out)
             continue
         if op == "conv":
             # A named block's conv fails for the arguments of one use: point at that use,
@@ -221,9 +257,12 @@ def _fixed(steps: tuple[Fixed, ...], block_in: Out, prefix: str, b: _Block) -> O
         a = {**_step_attrs(f.op), **dict(f.attrs)}
         if f.reduce is not None:
             a["out_channels"] = channels // f.reduce
+        if f.width is not None:
+            a["out_channels"] = b.layer.attrs["se"][f.width]
         if f.op == "conv":
             a = expand.conv_attrs(a, b.s)
-        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "main",
+        # A gate's nodes are not the network's depth (SE-ResNet-50 has 50 layers).
+        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "gate",
                     (out[0],), out)
     return out
 
@@ -245,12 +284,12 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         pad = {"stride": stride, "pad_before": 0, "pad_after": channels - in_shape[0]}
         return _unit(b, expand.Unit("pad_shortcut", pad, b.layer.span, "shortcut"),
                      prefix + "shortcut", "shortcut", (src,), block_in)[0]
-    if form == "projection":
+    if form in ("projection", "conv"):   # "conv": without a bn (pre-activation)
         projection = {"kernel": (1, 1), "out_channels": channels, "padding": (0, 0)}
         a = expand.conv_attrs(projection, b.s, (stride, stride))
         out = _unit(b, expand.Unit("conv", a, b.layer.span, "conv"), prefix + "shortcut.conv",
                     "shortcut", (src,), block_in)
-        if b.s.batchnorm:
+        if b.s.batchnorm and form == "projection":
             out = _unit(b, expand.Unit("bn", expand.bn_attrs(), b.layer.span, "bn"),
                         prefix + "shortcut.bn", "shortcut", (out[0],), out)
         return out[0]

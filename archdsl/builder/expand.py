@@ -52,12 +52,13 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
         out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
         if s.batchnorm:
             out.append(Unit("bn", bn_attrs(), span, "bn"))
-        return out + [Unit("relu", {}, span, "relu")]
+        return out + activation_units(layer, s, span)
     if layer.kind == "fc":
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
               "bias_init": a.get("bias_init"), "init": init}
-        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier else [Unit("relu", {}, span, "relu")])
+        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier and "act" not in a
+                                                else activation_units(layer, s, span))
     if layer.kind in ("maxpool", "avgpool"):
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
         if "padding" in a:
@@ -66,6 +67,15 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
     if layer.kind == "bn":
         return [Unit("bn", bn_attrs(), span, "bn")]
     return [Unit(layer.kind, dict(a), span, OPS[layer.kind].base)]
+
+
+def activation_units(layer: Layer | None, s: cfg.Settings, span: Span) -> list[Unit]:
+    """The activation after a conv or hidden fc: the layer's own (``3×3, 64, relu6``), else
+    the network's (``with activation leaky relu 0.1``); none for ``linear``. Named ``relu``
+    whatever the op, so that names do not depend on the choice."""
+    op, attrs = layer.attrs["act"] if layer is not None and "act" in layer.attrs \
+        else s.activation
+    return [] if op is None else [Unit(op, dict(attrs), span, "relu")]
 
 
 def stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:

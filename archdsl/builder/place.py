@@ -50,7 +50,7 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
         state.counters[(sname, "block")] = j + 1
         site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name)
         declared = st.size.values if first_in_stage and st.size is not None else None
-        blocks.expand_block(blocks.KINDS[layer.block_kind], layer, site, s, rep, declared)
+        blocks.expand_block(blocks.kind_of(layer, s), layer, site, s, rep, declared)
         return
     for u in expand.units(layer, s, is_classifier):
         k = state.counters.get((sname, u.base), 0) + 1
@@ -86,6 +86,10 @@ class BlockSite:
         """Record ``error`` and raise everything recorded so far."""
         self.state.errors.append(error)
         collect(self.state.errors)
+
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
+        return next((n for n in reversed(self.state.nodes) if n.name == name), None)
 
 
 def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,

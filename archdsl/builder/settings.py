@@ -24,7 +24,8 @@ class Settings:
       downsampling block takes the stride — None for the first, else its kernel (1 = the
       paper's 1×1, 3 = torchvision v1.5's 3×3). relu_after_add: ReLU after the residual
       addition (the paper) rather than at the end of the residual branch. init: "he" or
-      "normal(σ)".
+      "normal(σ)". preactivation: blocks are full pre-activation units (He et al. 2016b).
+      activation: the op after every conv and hidden fc, with its attributes (None: linear).
     """
     shortcut: str = "B"
     batchnorm: bool = False
@@ -32,16 +33,24 @@ class Settings:
     stride_on: int | None = None
     relu_after_add: bool = True
     init: str = "he"
+    # -- residual family (#13a)
+    preactivation: bool = False
+    activation: tuple = ("relu", ())
 
     def conv_bias(self) -> bool:
         return (not self.batchnorm) if self.bias is None else self.bias
 
     def as_tuple(self) -> tuple:
-        return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__))
+        # The #13a settings appear only when set, so the seed specs' IR stays byte-identical.
+        return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__
+                            if k not in _LATER or getattr(self, k) != _LATER[k]))
+
+
+_LATER = {"preactivation": False, "activation": ("relu", ())}
 
 
 _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stride on",
-         "relu after add", "relu before add", "init"]
+         "relu after add", "relu before add", "init", "preactivation", "activation"]
 
 
 def apply(settings: Settings, line: ast.With) -> Settings:
@@ -83,6 +92,17 @@ def _apply_part(s: Settings, part: ast.Part) -> Settings:
         return replace(s, relu_after_add=True)
     if words == ["relu", "before", "add"]:
         return replace(s, relu_after_add=False)
+    if words in (["preactivation"], ["pre-activation"], ["full", "pre-activation"],
+                 ["full", "preactivation"]):
+        return replace(s, preactivation=True)
+    if words in (["no", "preactivation"], ["no", "pre-activation"]):
+        return replace(s, preactivation=False)
+    if head == "activation" and len(atoms) == 1:
+        raise ArchError("'activation' needs a name", part.span,
+                        hint="activations: " + ", ".join(ACTIVATIONS))
+    act = activation(atoms[1:] if head == "activation" else atoms, head == "activation")
+    if act is not None:
+        return replace(s, activation=act)
     if head == "init":
         if words[1:] == ["he"]:
             return replace(s, init="he")
@@ -94,3 +114,35 @@ def _apply_part(s: Settings, part: ast.Part) -> Settings:
         raise ArchError("unknown initialisation", part.span, hint="use 'init he' or 'init normal 0.01'")
     raise ArchError(f"unknown setting '{text}'", part.span,
                     hint=suggest(text, _KEYS, "a setting") or "settings: " + ", ".join(_KEYS))
+
+
+# -- residual family (#13a): activation choice -------------------------------------------
+ACTIVATIONS = ("relu", "relu6", "leaky relu 0.1", "linear")
+
+
+def activation(atoms, required: bool = False) -> tuple | None:
+    """The (op, attrs) an activation phrase names (``relu6``, ``leaky relu 0.1``, ``linear``:
+    (None, ())); None when ``atoms`` are not one, unless ``required`` (after ``activation``),
+    where that is an error."""
+    words = [a.text.lower() if isinstance(a, ast.Word) else None for a in atoms]
+    if words in (["relu"],):
+        return ("relu", ())
+    if words in (["relu6"], ["relu", None]) and (words == ["relu6"] or _num(atoms[1]) == 6):
+        return ("relu6", ())
+    if words in (["linear"], ["none"], ["identity"], ["no", "activation"]):
+        return (None, ())
+    if words[:2] in (["leaky", "relu"], ["leaky-relu"]) or words[:1] in (["leaky-relu"], ["lrelu"]):
+        rest = atoms[2:] if words[:2] == ["leaky", "relu"] else atoms[1:]
+        if len(rest) != 1 or _num(rest[0]) is None or not 0 < _num(rest[0]) < 1:
+            raise ArchError("a leaky ReLU needs its negative slope, a number in (0, 1)",
+                            atoms[0].span, hint="e.g. 'leaky relu 0.1' (YOLO's)")
+        return ("leaky_relu", (("negative_slope", float(_num(rest[0]))),))
+    if required:
+        raise ArchError("unknown activation '" + " ".join(atom_text(a) for a in atoms) + "'",
+                        atoms[0].span if atoms else None,
+                        hint="activations: " + ", ".join(ACTIVATIONS))
+    return None
+
+
+def _num(a):
+    return a.value if isinstance(a, ast.Num) else None

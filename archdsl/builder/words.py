@@ -17,6 +17,7 @@ from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
+from archdsl.builder.words_blocks import BlockExtras, read_extra, standalone_activation
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -88,6 +89,12 @@ class Resolver:
         scope = {**self.params, **(env or {})}
         for part in parts:
             bare = replace(part, repeat=None) if part.repeat is not None else part
+            act = standalone_activation(bare, out)
+            if act is not None:   # ``relu6`` after a block or a pool: a layer of its own
+                out.append(act)
+                if part.repeat is not None:
+                    out[-1].repeat = self._repeat(part.repeat, env)
+                continue
             if modifies(bare, scope):
                 if not out:
                     raise ArchError(f"'{part_text(part)}' modifies a layer, but no layer comes before it",
@@ -259,7 +266,10 @@ class Resolver:
 
     def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
         entries = []
-        for entry in bracket.entries:
+        extra = BlockExtras()   # an SE row, dropout rows (#13a)
+        for k, entry in enumerate(bracket.entries):
+            if read_extra(self, entry, env, extra, k == len(bracket.entries) - 1, entries):
+                continue
             self._no_nested_block(entry[0], name)   # before resolving: a self-use never ends
             layers = self.layers(entry, env)
             if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
@@ -270,8 +280,10 @@ class Resolver:
                                 modifier_span(entry, "stride"),
                                 hint="stride the whole block: write it after the bracket "
                                      "('[…], stride 2'), or pick the conv with 'with stride on 3×3'")
+            extra.attach(layers[0])
             entries.append(layers[0])
-        return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span)
+        return extra.finish(Layer("block", {}, span, entries=entries, block_name=name,
+                                  block_span=def_span))
 
     def _no_nested_block(self, head: ast.Part, name: str | None) -> None:
         """Refuse a block (or a named block's use) as an entry of a block."""
