@@ -50,6 +50,8 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
     a, span = layer.attrs, layer.span
     if layer.kind == "conv":
         out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
+        if s.preactivation:   # its BN-ReLU is the next block's pre-activation (#13a)
+            return out
         if s.batchnorm:
             out.append(Unit("bn", bn_attrs(), span, "bn"))
         return out + activation_units(layer, s, span)
