@@ -92,6 +92,7 @@ class BlockKind:
     shortcut_first: bool = False
     post: tuple[str, ...] = ()
     shared_preact: bool = False   # pre-activation: see blocks_res
+    merge_name: str | None = None  # a gate's merge, named beside the gate: see blocks_res
 
 
 # ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
@@ -189,8 +190,12 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
         inputs = inputs[-1:] + inputs[:-1]
     if kind.merge is None or len(inputs) == 1:   # nothing merged: post ends the branch
         return outs[0] if before else _post(kind, outs[0], paths[0], prefix, b)
+    # A gate's merge sits beside the gate (``se`` then ``scale``), so that the gate's own
+    # nodes are one chain, as model.py writes them.
+    local = prefix[:-len(kind.name) - 1] + kind.merge_name if kind.merge_name \
+        else prefix + kind.merge
     out = _unit(b, expand.Unit(kind.merge, {}, b.layer.span, kind.merge, notes=b.notes),
-                prefix + kind.merge, "main", tuple(inputs), outs[0])
+                local, "main", tuple(inputs), outs[0])
     return out if before else _post(kind, out, None, prefix, b)
 
 

@@ -11,7 +11,7 @@ ends conv-BN-ReLU-pool) leaves its first BN-ReLU out ("no_preact").
 
 ``se`` (Hu et al. 2018): the gate the SE row ``fc, [C/r, C]`` declares, placed after the
 last conv of the branch and before the addition: global average pool → 1×1 conv C/r (the
-fc, with bias) → ReLU → 1×1 conv C → sigmoid, then ``mul(x, gate)``, as in the authors'
+fc, with bias) → ReLU → 1×1 conv C → sigmoid, then ``mul(x, gate)`` (``<block>.scale``), as in the authors'
 released models (fc layers as 1×1 convolutions). Its nodes have the role ``gate``: they do
 not count in the network's depth.
 """
@@ -42,7 +42,8 @@ def kinds(residual) -> tuple:
     se = BlockKind("se", fixed=(Fixed("pool", "gap"), Fixed("fc1", "conv", one, width=0),
                                 Fixed("relu", "relu"), Fixed("fc2", "conv", one, width=1),
                                 Fixed("sigmoid", "sigmoid")),
-                   shortcut=Shortcut("identity", "identity"), merge="mul", shortcut_first=True)
+                   shortcut=Shortcut("identity", "identity"), merge="mul", shortcut_first=True,
+                   merge_name="scale")
     return (preact, se, replace(residual, name="residual-se", gate=se),
             replace(preact, name="preact-se", gate=se))
 
