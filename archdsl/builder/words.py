@@ -17,7 +17,8 @@ from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
-from archdsl.builder.words_blocks import BlockExtras, read_extra, standalone_activation
+from archdsl.builder.words_blocks import (BlockExtras, read_extra, se_outside_block,
+                                          spaced_width_hint, standalone_activation, width_factor)
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -64,7 +65,7 @@ class Resolver:
         if isinstance(atom, ast.Product):
             out = 1
             for f in atom.factors:
-                v = self.value(f, env, what)
+                v = width_factor(self, atom, f, env, what)
                 if isinstance(v, (list, tuple)):   # Python would repeat the list: 2*[1, 2]
                     raise ArchError(f"'{f.text}' is a list, not a number", f.span,
                                     hint=f"pick one element, like {f.text}[0]")
@@ -87,8 +88,9 @@ class Resolver:
         """Group a row's parts into layers (a head and the modifiers after it) and resolve them."""
         out: list[Layer] = []
         scope = {**self.params, **(env or {})}
-        for part in parts:
+        for k, part in enumerate(parts):
             bare = replace(part, repeat=None) if part.repeat is not None else part
+            se_outside_block(part, parts[k + 1:])
             act = standalone_activation(bare, out)
             if act is not None:   # ``relu6`` after a block or a pool: a layer of its own
                 out.append(act)
@@ -274,7 +276,8 @@ class Resolver:
             layers = self.layers(entry, env)
             if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
                 raise ArchError("each entry of a block is one convolution, like '3×3, 64'",
-                                entry[0].span, hint="separate the block's convolutions with ';'")
+                                entry[0].span, hint=spaced_width_hint(entry)
+                                or "separate the block's convolutions with ';'")
             if "stride" in layers[0].explicit:
                 raise ArchError("a convolution inside a block takes no 'stride' of its own",
                                 modifier_span(entry, "stride"),

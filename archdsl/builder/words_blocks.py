@@ -110,3 +110,37 @@ def standalone_activation(part: ast.Part, before: list[Layer]) -> Layer | None:
     if act is None or act[0] is None or (before and before[-1].kind in ("conv", "fc")):
         return None
     return Layer(act[0], dict(act[1]), part.span)
+
+
+def se_outside_block(part: ast.Part, rest: tuple[ast.Part, ...]) -> None:
+    """Refuse the SE row ``fc, [16, 256]`` written outside a bracket."""
+    if lower_words(part.atoms) == ["fc"] and len(part.atoms) == 1 and part.bracket is None \
+            and rest and rest[0].bracket is not None:
+        raise ArchError("'fc, [C/r, C]' is the SE paper's gate row: it belongs inside a block, "
+                        "after the block's last convolution", part.span,
+                        hint="e.g. '[1×1, 64; 3×3, 64; 1×1, 256; fc, [16, 256]] ×3'; an fc layer "
+                             "of the network is 'fc 10' or '10-d fc'")
+
+
+def spaced_width_hint(entry: tuple[ast.Part, ...]) -> str | None:
+    """The hint for a block entry whose channel count is repeated (``3×3, 16 ×k``): the
+    width factor is written without spaces."""
+    for p in entry[1:]:
+        if p.repeat is not None and len(p.atoms) == 1 and isinstance(p.atoms[0], ast.Num):
+            return (f"'{part_text(p)} ×{ast.atom_text(p.repeat)}' repeats the conv; a width "
+                    f"factor is written without a space: '{part_text(p)}×"
+                    f"{ast.atom_text(p.repeat)}' (WRN's 16×k)")
+    return None
+
+
+def width_factor(numbers: Any, product: ast.Product, factor: ast.Atom, env, what: str):
+    """The value of one factor of a product; an unknown name in a width (``16×k``) gets a
+    hint to declare the width factor."""
+    try:
+        return numbers.value(factor, env, what)
+    except ArchError as e:
+        if product.sep == "×" and isinstance(factor, ast.Word):
+            e.hint = (f"'{ast.atom_text(product)}' is {ast.atom_text(product.factors[0])} times "
+                      f"the width factor '{factor.text}': declare it, e.g. 'param {factor.text} "
+                      "= 4'")
+        raise
