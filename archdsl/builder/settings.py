@@ -42,8 +42,13 @@ class Settings:
 
     def as_tuple(self) -> tuple:
         # The #13a settings appear only when set, so the seed specs' IR stays byte-identical.
-        return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__
-                            if k not in _LATER or getattr(self, k) != _LATER[k]))
+        out = []
+        for k in self.__dataclass_fields__:
+            v = getattr(self, k)
+            if k in _LATER and v == _LATER[k]:
+                continue
+            out.append((k, activation_text(v) if k == "activation" else v))
+        return tuple(sorted(out))
 
 
 _LATER = {"preactivation": False, "activation": ("relu", ())}
@@ -142,6 +147,14 @@ def activation(atoms, required: bool = False) -> tuple | None:
                         atoms[0].span if atoms else None,
                         hint="activations: " + ", ".join(ACTIVATIONS))
     return None
+
+
+def activation_text(act: tuple) -> str:
+    """An activation as its spec phrase: ``relu6``, ``leaky relu 0.1``, ``linear``."""
+    op, attrs = act
+    if op is None:
+        return "linear"
+    return {"leaky_relu": "leaky relu"}.get(op, op) + "".join(f" {v:g}" for _, v in attrs)
 
 
 def _num(a):
