@@ -11,7 +11,10 @@ from archdsl.lowering.lower import lower
 from conftest import SPECS
 # torch.export costs ~10 ms per layer on this CPU: the deepest nets are exported in CI only
 # through their smaller siblings (same block code); see test_export_deep_family_member.
-EXPORT_SKIP = {"resnet101", "resnet152", "resnet101-v1.5", "resnet152-v1.5"}
+EXPORT_SKIP = {"resnet101", "resnet152", "resnet101-v1.5", "resnet152-v1.5",
+               # #13a: their blocks export through resnext50-32x4d, and through small
+               # members in tests/test_resfam.py::test_torch_export_small_members
+               "resnext101-32x8d", "preact-resnet200", "preact-resnet-cifar"}
 
 
 def _batch(graph) -> int:

@@ -236,3 +236,82 @@ def test_model_py_runs_standalone_and_equals_create_model(name, params, tmp_path
     assert got["keys"] == list(model.state_dict())
     with torch.no_grad():
         assert torch.equal(got["out"], model(x))
+
+
+@pytest.mark.parametrize("name, params", [("preact-resnet-cifar", {"n": 2}),
+                                          ("preact-resnet200", {"depths": [1, 2, 1, 1]})])
+def test_torch_export_small_members(name, params):
+    """The deep pre-activation specs' blocks trace with torch.export (shared pre-activation,
+    projection without BN), on small members of their families."""
+    graph = archdsl.load(name, **params)
+    model = create_model(name, **params).eval()
+    x = torch.randn(1, 3, 32, 32) if graph.input_shape[1] <= 64 else torch.randn(1, 3, 64, 64)
+    ep = torch.export.export(model, (x,))
+    with torch.no_grad():
+        torch.testing.assert_close(ep.module()(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+# ---- the notation, on small specs ----------------------------------------------------------
+def _spec(body: str, head: str = "with batchnorm") -> str:
+    return f"network t\ninput 3×16×16\nclasses 10\n{head}\n{body}\nhead: average pool, fc-10\n"
+
+
+def _ops(text: str, block: str | None = None) -> list[tuple[str, str]]:
+    return [(n.local_name, n.op) for n in archdsl.load(text).nodes
+            if block is None or n.block == block]
+
+
+def test_width_factor_is_a_product_and_a_spaced_times_repeats():
+    from archdsl.lang.fmt import format_spec
+    text = _spec("param k = 3\ns1 16×16: [3×3, 16×k; 3×3, 16×k] ×2")
+    g = archdsl.load(text)
+    assert [n["out_channels"] for n in g.nodes if n.op == "conv" and n.role == "main"] == [48] * 4
+    assert "[3×3, 16×k; 3×3, 16×k] ×2" in format_spec(text)   # fmt keeps the paper's ×
+    assert format_spec(format_spec(text)) == format_spec(text)
+    row = archdsl.load(_spec("param k = 3\ns1 16×16: 3×3, 16 ×k"))   # a repeat, as before
+    assert [n["out_channels"] for n in row.nodes if n.op == "conv"] == [16] * 3
+
+
+def test_cardinality_is_the_groups():
+    a = archdsl.load(_spec("s1 16×16: [1×1, 64; 3×3, 64, C=32; 1×1, 64]"))
+    b = archdsl.load(_spec("s1 16×16: [1×1, 64; 3×3, 64, groups 32; 1×1, 64]"))
+    assert [n.attrs for n in a.nodes] == [n.attrs for n in b.nodes]
+    assert [n["groups"] for n in a.nodes if n.op == "conv"][:3] == [1, 32, 1]
+
+
+def test_dropout_row_goes_before_the_next_conv():
+    post = _ops(_spec("s1 16×16: [3×3, 16; dropout 0.3; 3×3, 16]"), "s1.0")
+    assert post[:6] == [("conv1", "conv"), ("bn1", "bn"), ("relu1", "relu"),
+                        ("dropout2", "dropout"), ("conv2", "conv"), ("bn2", "bn")]
+    pre = _ops(_spec("s1 16×16: [3×3, 16; dropout 0.3; 3×3, 16]",
+                     "with preactivation, batchnorm"), "s1.0")
+    assert pre[3:7] == [("bn2", "bn"), ("relu2", "relu"), ("dropout2", "dropout"),
+                        ("conv2", "conv")]
+
+
+def test_preact_block_after_an_activated_input_leaves_out_its_first_bn_relu():
+    head = "with preactivation, batchnorm"
+    bare = _ops(_spec("c 16×16: 3×3, 8\ns1 16×16: [3×3, 16; 3×3, 16]", head), "s1.0")
+    assert bare[:3] == [("bn1", "bn"), ("relu1", "relu"), ("conv1", "conv")]
+    assert ("shortcut.conv", "conv") in bare and ("shortcut.bn", "bn") not in bare
+    done = _ops(_spec("c 16×16: 3×3, 8, bn, relu\ns1 16×16: [3×3, 16; 3×3, 16]", head), "s1.0")
+    assert done[0] == ("conv1", "conv")
+
+
+@pytest.mark.parametrize("row, want", [
+    ("3×3, 8, relu6", nn.ReLU6), ("3×3, 8, leaky relu 0.1", nn.LeakyReLU),
+    ("3×3, 8, linear", None)])
+def test_per_layer_activation_lowers_to_torch(row, want):
+    model = create_model(archdsl.load(_spec(f"s1 16×16: {row}")))
+    kinds = [type(m) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6, nn.LeakyReLU))]
+    assert kinds == ([want] if want else [])
+    if want is nn.LeakyReLU:
+        assert next(m for m in model.modules() if isinstance(m, nn.LeakyReLU)).negative_slope == 0.1
+
+
+def test_network_wide_activation_reaches_blocks_but_not_the_se_gate():
+    g = archdsl.load(_spec("s1 16×16: [3×3, 16; 3×3, 16; fc, [4, 16]]",
+                            "with batchnorm, activation relu6"))
+    ops = {n.local_name: n.op for n in g.nodes if n.block == "s1.0"}
+    assert ops["relu1"] == ops["relu"] == "relu6" and ops["se.relu"] == "relu"
+    assert ops["scale"] == "mul" and g.depth == 3   # two convs and the fc: not the gate's
