@@ -14,7 +14,8 @@ from conftest import SPECS
 EXPORT_SKIP = {"resnet101", "resnet152", "resnet101-v1.5", "resnet152-v1.5",
                # #13a: their blocks export through resnext50-32x4d, and through small
                # members in tests/test_resfam.py::test_torch_export_small_members
-               "resnext101-32x8d", "preact-resnet200", "preact-resnet-cifar"}
+               "resnext101-32x8d", "preact-resnet200", "preact-resnet-cifar",
+               "preact-resnet-cifar-basic"}
 
 
 def _batch(graph) -> int:

@@ -116,14 +116,15 @@ class PreActUnit(nn.Module):
         return y + (self.short(a if self.project else x) if self.project else x)
 
 
-def preact_cifar(n: int) -> nn.Module:
+def preact_cifar(n: int, basic: bool = False) -> nn.Module:
     layers, cin = [nn.Conv2d(3, 16, 3, 1, 1, bias=False)], 16
     for i, w in enumerate((16, 32, 64)):
         for j in range(n):
-            layers.append(PreActUnit(cin, [(1, w), (3, w), (1, 4 * w)], 2 if j == 0 and i else 1))
-            cin = 4 * w
-    return nn.Sequential(*layers, *_bn_relu(256), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(256, 10))
+            convs = [(3, w), (3, w)] if basic else [(1, w), (3, w), (1, 4 * w)]
+            layers.append(PreActUnit(cin, convs, 2 if j == 0 and i else 1))
+            cin = convs[-1][1]
+    return nn.Sequential(*layers, *_bn_relu(cin), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(cin, 10))
 
 
 def wrn(N: int, k: int) -> nn.Module:
@@ -183,12 +184,12 @@ def test_se_resnet50_params_and_macs_are_the_papers():
     assert round(t.macs / 1e9, 2) == 3.86     # 3.87 GFLOPs in Table 2: SE-ResNet-50 at 3.86 +
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_preact_cifar_equals_the_hand_written_reference(n):
-    ref = preact_cifar(n)
-    assert count(archdsl.load("preact-resnet-cifar", n=n)).total.params == \
-        sum(p.numel() for p in ref.parameters())
-    _same_outputs("preact-resnet-cifar", ref, 32, n=n)
+@pytest.mark.parametrize("spec, n", [("preact-resnet-cifar", 1), ("preact-resnet-cifar", 2),
+                                     ("preact-resnet-cifar-basic", 2)])
+def test_preact_cifar_equals_the_hand_written_reference(spec, n):
+    ref = preact_cifar(n, basic=spec.endswith("basic"))
+    assert count(archdsl.load(spec, n=n)).total.params == sum(p.numel() for p in ref.parameters())
+    _same_outputs(spec, ref, 32, n=n)
 
 
 def test_wrn_equals_the_hand_written_reference():
@@ -209,7 +210,7 @@ def test_preact_imagenet_equals_the_hand_written_reference():
 
 
 @pytest.mark.parametrize("name, millions, depth", [
-    ("preact-resnet164", 1.7, 164), ("wrn-28-10", 36.5, 26), ("wrn-40-4", 8.9, 38),
+    ("preact-resnet164", 1.7, 164), ("preact-resnet110", 1.7, 110), ("wrn-28-10", 36.5, 26), ("wrn-40-4", 8.9, 38),
     ("wrn-16-8", 11.0, 14)])
 def test_params_are_the_papers(name, millions, depth):
     g = archdsl.load(name)

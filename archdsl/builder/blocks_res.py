@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from archdsl.builder import expand
 from archdsl.builder import settings as cfg
 from archdsl.builder.layer import Layer
-from archdsl.errors import Span
+from archdsl.errors import ArchError, Span
 
 _ACTIVATIONS = ("relu", "relu6", "leaky_relu")
 
@@ -53,6 +53,9 @@ def kind_of(kinds: Mapping[str, Any], layer: Layer, s: cfg.Settings):
     under ``with preactivation``, with an SE gate when it has an SE row."""
     name = layer.block_kind
     if name == "residual" and s.preactivation:
+        if not s.batchnorm:
+            raise ArchError("a full pre-activation unit is BN → ReLU → conv, but batchnorm is "
+                            "off", layer.span, hint="write 'with preactivation, batchnorm'")
         name = "preact"
     if "se" in layer.attrs and f"{name}-se" in kinds:
         name = f"{name}-se"
