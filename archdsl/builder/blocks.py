@@ -3,8 +3,9 @@
 A block is one or more *branches* of entries (the convolutions the spec writes in brackets),
 an optional *shortcut* from the block's input, a *merge* op joining the branch outputs and the
 shortcut, and a *post* pattern after the merge. Each kind of block is one :class:`BlockKind`
-in :data:`KINDS`, picked by the layer's ``block_kind`` (``residual`` for every bracket
-today); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
+in :data:`KINDS`, picked by :func:`kind_of` from the layer's ``block_kind`` (``residual`` for
+a bracket), the settings (``preact`` under ``with preactivation``) and an SE row (``-se``: the
+residual-family kinds are in :mod:`archdsl.builder.blocks_res`); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
 new code (compare timm's byobnet ``ByoBlockCfg`` / ``_block_registry``). Nothing after the
 builder knows block kinds: it sees nodes.
 
