@@ -316,3 +316,13 @@ def test_network_wide_activation_reaches_blocks_but_not_the_se_gate():
     ops = {n.local_name: n.op for n in g.nodes if n.block == "s1.0"}
     assert ops["relu1"] == ops["relu"] == "relu6" and ops["se.relu"] == "relu"
     assert ops["scale"] == "mul" and g.depth == 3   # two convs and the fc: not the gate's
+
+
+def test_verify_at_the_specs_own_size():
+    """``report --verify`` on SE-ResNeXt-50 at 224×224 (SE gates, grouped convs): the
+    analytic counts equal torch's and fvcore's, per module. The every-spec check in
+    test_verify_specs runs the ImageNet members of this family at 64×64."""
+    from archdsl.lowering.verify import verify
+    torch.manual_seed(0)
+    result = verify(archdsl.load("se-resnext50-32x4d"), flop_counter=False)
+    assert result.ok, result.render()
