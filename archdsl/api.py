@@ -103,7 +103,8 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
             raise ArchError("this is an IR file, already built: parameters and aliases "
                             f"({', '.join(sorted(params)) or alias}) cannot be applied",
                             Span(file, 1, 1), hint="load the .arch spec it was built from instead")
-        graph = graph_from_yaml(text, file)
+        from archdsl.builder.rebuild import rebuild_from_ir
+        graph = rebuild_from_ir(text) or graph_from_yaml(text, file)
         check_built(graph, limits or Limits())
         return graph
     if file is None:
@@ -120,3 +121,15 @@ def _source(spec) -> tuple[str, str | None]:
                                               or os.sep in spec)):
         return read_spec(spec), str(spec)
     return str(spec), None
+
+
+def draw(graph_or_name: "Graph | str | os.PathLike | list", format: str = "svg",
+         by: str = "layer", convention: str = "fvcore", **params: Any) -> str:
+    """A picture of a network (or of a list of them, side by side): an SVG, or with
+    ``format="html"`` a self-contained HTML page whose boxes show their counts on hover.
+    Each item is a :class:`Graph` or anything :func:`load` takes (``params`` go to ``load``);
+    ``by`` is ``"layer"``, ``"block"`` or ``"stage"``. Torch-free."""
+    from archdsl.analysis.diagram import draw as _draw
+    items = graph_or_name if isinstance(graph_or_name, (list, tuple)) else [graph_or_name]
+    graphs = [g if isinstance(g, Graph) else load(g, **params) for g in items]
+    return _draw(graphs, format=format, by=by, convention=convention)

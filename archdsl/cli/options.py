@@ -141,8 +141,9 @@ OPTIONS: dict[str, Option] = {
     "format": Option(("-f", "--format"), dict(help="output format (default %(default)s)"),
                      aliases=((("--json",), dict(action="store_const", const="json")),)),
     "out": Option(("-o", "--out"), dict(
-        metavar="DIR", help="directory to write into (build: default build/<name>; "
-                            "train: the run directory, required)")),
+        metavar="PATH", help="where to write (build: a directory, default build/<name>; "
+                             "train: the run directory, required; draw: the .svg or .html file, "
+                             "default stdout)")),
     "max_params": Option(("--max-params",), dict(
         type=positive, metavar="N", help=f"most learnable parameters (default {_D.max_params:,})"),
         group=_LIMITS),

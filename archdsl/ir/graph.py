@@ -153,6 +153,12 @@ class Graph:
                 return v
         return default
 
+    def _repr_svg_(self) -> str:
+        """The network as a picture, so a notebook shows it (:func:`archdsl.draw`)."""
+        # imported here: the IR sits below analysis, and only a notebook asks for this
+        from archdsl.analysis.diagram import render_svg
+        return render_svg(self)
+
     def lint(self) -> None:
         """Check that the graph is well formed; raise :class:`ArchError` at the first fault.
 
