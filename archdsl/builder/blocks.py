@@ -209,6 +209,8 @@ def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, p
     out, k, pre = block_in, len(entries), block_in
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
+        if "act" in entry.attrs and "relu" not in steps:   # it would have no effect
+            b.site.fail(blocks_res.no_activation_here(entry))
         if i == 1:
             lead = steps[:steps.index("conv")]
             pre = out = _steps(tuple(x for x in lead if x == "dropout") if skip else lead,

@@ -87,3 +87,12 @@ def step_unit(op: str, entry: Layer | None, s: cfg.Settings, span: Span) -> expa
     act, attrs = entry.attrs["act"] if entry is not None and "act" in entry.attrs \
         else s.activation
     return None if act is None else expand.Unit(act, dict(attrs), at, "relu")
+
+
+def no_activation_here(entry: Layer) -> ArchError:
+    """The error for an activation written on a block's last conv, which has none of its own
+    (a residual branch ends conv-BN; the ReLU follows the addition)."""
+    return ArchError("the last conv of a residual branch has no activation of its own: its "
+                     "ReLU comes after the addition", entry.span,
+                     hint="choose the block's activation for the network or stage: 'with "
+                          "activation relu6'; or write it after the block: '[…], relu6'")
