@@ -7,6 +7,7 @@ from typing import Any
 
 from archdsl.builder.build import build
 from archdsl.errors import COMMAND_LINE, ArchError, Span, split_lines
+from archdsl.ir import graph as graph_module
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
 from archdsl.lang.parser import parse
@@ -129,7 +130,16 @@ def draw(graph_or_name: "Graph | str | os.PathLike | list", format: str = "svg",
     ``format="html"`` a self-contained HTML page whose boxes show their counts on hover.
     Each item is a :class:`Graph` or anything :func:`load` takes (``params`` go to ``load``);
     ``by`` is ``"layer"``, ``"block"`` or ``"stage"``. Torch-free."""
-    from archdsl.analysis.diagram import draw as _draw
+    from archdsl.analysis.diagram_html import draw as _draw
     items = graph_or_name if isinstance(graph_or_name, (list, tuple)) else [graph_or_name]
     graphs = [g if isinstance(g, Graph) else load(g, **params) for g in items]
     return _draw(graphs, format=format, by=by, convention=convention)
+
+
+def _graph_svg(graph: Graph) -> str:
+    """What a notebook shows for a Graph (``Graph._repr_svg_``): its picture."""
+    from archdsl.analysis.diagram import render_svg
+    return render_svg(graph)
+
+
+graph_module.DISPLAY["svg"] = _graph_svg

@@ -17,7 +17,8 @@ from hypothesis import given, settings, strategies as st
 
 import archdsl
 from archdsl.analysis.count import CONVENTIONS, count
-from archdsl.analysis.diagram import draw, render_svg
+from archdsl.analysis.diagram import render_svg
+from archdsl.analysis.diagram_html import draw
 from archdsl.analysis.layout import Item, layout
 from archdsl.analysis.table import render_table
 from archdsl.errors import ArchError

@@ -19,7 +19,7 @@ from archdsl.analysis.notation import LEVELS
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph
 
-__all__ = ["FORMATS", "Shortcut", "draw", "footer_lines", "render_svg", "shortcuts"]
+__all__ = ["FORMATS", "Shortcut", "footer_lines", "render_svg", "shortcuts"]
 
 FORMATS = ("svg", "html")
 _COL_GAP = 24                            # px between columns
@@ -115,14 +115,3 @@ def svg_and_counts(graphs: Graph | list[Graph], by: str, convention: str,
                      f"{escape(line)}</text>")
     parts.append("</svg>")
     return "\n".join(parts) + "\n", [c.counts for c in cols]
-
-
-def draw(graphs: Graph | list[Graph], format: str = "svg", by: str = "layer",
-         convention: str = "fvcore") -> str:
-    """The picture of ``graphs`` as ``format`` ``"svg"`` or ``"html"`` (a self-contained page)."""
-    if format not in FORMATS:
-        raise ArchError(f"unknown diagram format {format!r}", hint="use svg or html")
-    if format == "html":
-        from archdsl.analysis.diagram_html import render_html
-        return render_html(graphs, by, convention)
-    return render_svg(graphs, by, convention)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from archdsl.analysis.diagram import footer_lines, svg_and_counts
+from archdsl.analysis.diagram import FORMATS, footer_lines, render_svg, svg_and_counts
+from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph
 
 _PAGE_CSS = """
@@ -63,3 +64,13 @@ def render_html(graphs: Graph | list[Graph], by: str = "layer", convention: str 
             f"<h1>{escape(', '.join(g.name for g in graphs))}</h1>\n{svg}"
             f"<footer>{foot}</footer>\n<div id=\"card\"></div>\n"
             f"<script>{_JS}</script>\n</body></html>\n")
+
+
+def draw(graphs: Graph | list[Graph], format: str = "svg", by: str = "layer",
+         convention: str = "fvcore") -> str:
+    """The picture of ``graphs`` as ``format`` ``"svg"`` or ``"html"`` (a self-contained page)."""
+    if format not in FORMATS:
+        raise ArchError(f"unknown diagram format {format!r}", hint="use svg or html")
+    if format == "html":
+        return render_html(graphs, by, convention)
+    return render_svg(graphs, by, convention)

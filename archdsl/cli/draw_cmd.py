@@ -33,7 +33,7 @@ def _format(args: argparse.Namespace) -> str:
 def _draw(args: argparse.Namespace) -> int:
     """Draw the specs into one picture (one column per spec)."""
     from archdsl.api import load
-    from archdsl.analysis.diagram import draw
+    from archdsl.analysis.diagram_html import draw
     fmt = _format(args)
     limits = limits_from_args(args)
     graphs = [load(s, limits=limits, **defines(args)) for s in args.specs]
