@@ -111,7 +111,7 @@ from archdsl.builder import blocks_res  # noqa: E402  (its kinds build on the on
 
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     RESIDUAL,
-    *blocks_res.kinds(RESIDUAL),   # -- residual family (#13a): pre-activation, SE
+    *blocks_res.kinds(RESIDUAL, Fixed, Shortcut),   # -- residual family (#13a): pre-activation, SE
 )})
 
 

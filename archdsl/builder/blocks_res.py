@@ -29,9 +29,10 @@ from archdsl.errors import ArchError, Span
 _ACTIVATIONS = ("relu", "relu6", "leaky_relu")
 
 
-def kinds(residual) -> tuple:
-    """The family's kinds, built on the post-activation ``residual`` kind."""
-    from archdsl.builder.blocks import BlockKind, Fixed, Shortcut
+def kinds(residual, Fixed, Shortcut) -> tuple:
+    """The family's kinds, built on the post-activation ``residual`` kind with the record
+    types of :mod:`archdsl.builder.blocks` (passed in: this module does not import it)."""
+    BlockKind = type(residual)
     # ResNet's options, with the pre-activation projection (no BN on the shortcut).
     by_option = MappingProxyType({
         "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "conv"),
