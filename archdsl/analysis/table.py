@@ -44,7 +44,7 @@ def _subst(a: ast.Atom, env: dict):
             for f in fs:
                 v *= f.value
             return ast.Num(v, str(v), a.span)
-        return ast.Product(tuple(fs), a.span)
+        return ast.Product(tuple(fs), a.span, a.sep)
     return a
 
 

@@ -3,8 +3,9 @@
 A block is one or more *branches* of entries (the convolutions the spec writes in brackets),
 an optional *shortcut* from the block's input, a *merge* op joining the branch outputs and the
 shortcut, and a *post* pattern after the merge. Each kind of block is one :class:`BlockKind`
-in :data:`KINDS`, picked by the layer's ``block_kind`` (``residual`` for every bracket
-today); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
+in :data:`KINDS`, picked by :func:`kind_of` from the layer's ``block_kind`` (``residual`` for
+a bracket), the settings (``preact`` under ``with preactivation``) and an SE row (``-se``: the
+residual-family kinds are in :mod:`archdsl.builder.blocks_res`); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
 new code (compare timm's byobnet ``ByoBlockCfg`` / ``_block_registry``). Nothing after the
 builder knows block kinds: it sees nodes.
 
@@ -81,6 +82,7 @@ class Fixed:
     op: str
     attrs: tuple[tuple[str, Any], ...] = ()
     reduce: int | None = None
+    width: int | None = None   # out_channels: this one of the widths the spec's SE row gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,9 @@ class BlockKind:
     stem_name: str = "stem"
     branch_names: tuple[str, ...] = ()
     stride_on: int | None = None
+    # -- residual family (#13a); see builder/blocks_res.py
+    shared_preact: bool = False   # pre-activation: see blocks_res
+    merge_name: str | None = None  # a gate's merge, named beside the gate: see blocks_res
     # -- dense / inception (#13b); see builder/blocks_concat.py
     implied: tuple[int, int] | None = None   # widths of entries without one: × growth rate
     shrinks: bool = True                     # the block may give fewer channels than it takes
@@ -126,13 +131,19 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
+# "dropout" steps are placed only for an entry with a dropout row before it (#13a).
+RESIDUAL = BlockKind("residual", entry=("dropout", "conv", "bn", "relu"),
+                     last=("dropout", "conv", "bn"), shortcut=BY_OPTION, merge="add",
+                     post=("relu",), shrinks=False)
+
+from archdsl.builder import blocks_res  # noqa: E402  (its kinds build on the ones above)
 # The concatenating kinds (#13b) live in their own module, made with the classes above.
 from archdsl.builder import blocks_concat  # noqa: E402
 from archdsl.builder.blocks_concat import implied_width, shrink_error, unstrided_error  # noqa: E402
 
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
-    BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
-              shortcut=BY_OPTION, merge="add", post=("relu",), shrinks=False),
+    RESIDUAL,
+    *blocks_res.kinds(RESIDUAL, Fixed, Shortcut),   # -- residual family (#13a): pre-activation, SE
     # -- fire / mobile (#13c), spec words in builder/mobile.py. SqueezeNet (Sec. 3.2): squeeze
     # 1×1, then expand 1×1 and 3×3 side by side, concatenated. MobileNet v2 (Table 1): 1×1
     # expand, 3×3 dw (strided), ReLU6, linear 1×1; the input added only if the shape is kept.
@@ -148,6 +159,11 @@ ROW_KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in KINDS.
                                                       if k.columns})
 
 
+def kind_of(layer: Layer, s: cfg.Settings) -> BlockKind:
+    """The kind block ``layer`` is placed as, under settings ``s``."""
+    return blocks_res.kind_of(KINDS, layer, s)
+
+
 class Site(Protocol):
     """Where a block is placed (:class:`archdsl.builder.place.BlockSite`)."""
     src: str                       # the block's input
@@ -159,6 +175,9 @@ class Site(Protocol):
 
     def fail(self, error: ArchError) -> None:
         """Record ``error`` and raise it with those recorded before."""
+
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,30 +225,42 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
             split = _steps(kind.stem, split, i, entry, stride if i == 1 else 1,
                            f"{prefix}{kind.stem_name}.", b)
         stride = 1
-    outs = []
+    outs, short_in = [], block_in
+    skip = kind.shared_preact and blocks_res.activated(b.site, block_in[0])
     for j, entries in enumerate(paths, 1):
         name = kind.branch_names[j - 1] if j <= len(kind.branch_names) else f"branch{j}"
         p = prefix + (f"{name}." if len(paths) > 1 else "")
-        out = _fixed(kind.fixed, split, p, b) if entries is None \
-            else _branch(kind, entries, split, stride, p, b)
+        if entries is None:
+            out = _fixed(kind.fixed, split, p, b)
+        else:
+            out, pre = _branch(kind, entries, split, stride, p, b, skip)
+            if j == 1 and kind.shared_preact and blocks_res.changes_shape(entries, block_in,
+                                                                           stride):
+                short_in = pre   # the projection reads the pre-activated input
         outs.append(_post(kind, out, entries, p, b) if before else out)
-    short = _shortcut(kind, block_in, outs[0], stride, prefix, b)
+    short = _shortcut(kind, short_in, outs[0], stride, prefix, b)
     inputs = [o for o, _ in outs] + ([] if short is None else [short])
     if short is not None and kind.shortcut_first:
         inputs = inputs[-1:] + inputs[:-1]
     if kind.merge is None or len(inputs) == 1:   # nothing merged: post ends the branch
         return outs[0] if before else _post(kind, outs[0], paths[0], prefix, b)
+    # A gate's merge sits beside the gate (``se`` then ``scale``), so that the gate's own
+    # nodes are one chain, as model.py writes them.
+    local = prefix[:-len(kind.name) - 1] + kind.merge_name if kind.merge_name \
+        else prefix + kind.merge
     out = _unit(b, expand.Unit(kind.merge, {}, b.layer.span, kind.merge, notes=b.notes),
-                prefix + kind.merge, "main", tuple(inputs), outs[0])
+                local, "main", tuple(inputs), outs[0])
     return out if before else _post(kind, out, None, prefix, b)
 
 
 def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, prefix: str,
-            b: _Block) -> Out:
-    """One branch of spec entries: each entry's steps (the last entry's own), then a gate."""
+            b: _Block, skip: bool = False) -> tuple[Out, Out]:
+    """One branch of spec entries: each entry's steps (the last entry's own), then a gate.
+    Also the producer just before its first conv (a pre-activated input). ``skip``: the
+    first entry's steps before its conv are left out (its input is already activated)."""
     target = _stride_target(entries, b.s if kind.stride_on is None
                             else cfg.Settings(stride_on=kind.stride_on))
-    out, k = block_in, len(entries)
+    out, k, pre = block_in, len(entries), block_in
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
         if entry.kind != "conv":      # a pool in a branch (inception's pool proj) is itself
@@ -238,10 +269,17 @@ def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, p
                 entry.attrs.get("depthwise") or "expand" in entry.attrs):
             # a dw conv keeps its input's channels, an expansion multiplies them (mobile.py)
             entry = implied_width(kind, entry, i == k, b)
+        if "act" in entry.attrs and "relu" not in steps:   # it would have no effect
+            b.site.fail(blocks_res.no_activation_here(entry))
+        if i == 1 and "conv" in steps:
+            lead = steps[:steps.index("conv")]
+            pre = out = _steps(tuple(x for x in lead if x == "dropout") if skip else lead,
+                               out, i, entry, 1, prefix, b)
+            steps = steps[len(lead):]
         out = _steps(steps, out, i, entry, stride if i - 1 == target else 1, prefix, b)
     if kind.gate is not None:
         out = _place(kind.gate, out, 1, f"{prefix}{kind.gate.name}.", b)
-    return out
+    return out, pre
 
 
 def _post(kind: BlockKind, out: Out, entries: list[Layer] | None, prefix: str, b: _Block) -> Out:
@@ -262,6 +300,12 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
         if op == "layer":
             [unit] = expand.units(entry, b.s, False)
             out = _unit(b, unit, f"{prefix}{unit.base}{i}", "main", (out[0],), out)
+            continue
+        if op in ("relu", "dropout"):   # the activation chosen; a dropout row's dropout (#13a)
+            unit = blocks_res.step_unit(op, entry, b.s, b.layer.span)
+            if unit is not None:
+                out = _unit(b, unit, f"{prefix}{op}{'' if i is None else i}", "main",
+                            (out[0],), out)
             continue
         if op == "conv":
             # A named block's conv fails for the arguments of one use: point at that use,
@@ -286,9 +330,12 @@ def _fixed(steps: tuple[Fixed, ...], block_in: Out, prefix: str, b: _Block) -> O
         a = {**_step_attrs(f.op, b.s), **dict(f.attrs)}
         if f.reduce is not None:
             a["out_channels"] = channels // f.reduce
+        if f.width is not None:
+            a["out_channels"] = b.layer.attrs["se"][f.width]
         if f.op == "conv":
             a = expand.conv_attrs(a, b.s)
-        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "main",
+        # A gate's nodes are not the network's depth (SE-ResNet-50 has 50 layers).
+        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "gate",
                     (out[0],), out)
     return out
 
@@ -302,7 +349,7 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         return None
     (src, in_shape), channels = block_in, main[1][0]
     form = rule.changed if channels != in_shape[0] or stride != 1 else rule.same
-    if not kind.shrinks and channels < in_shape[0] and form == "projection":
+    if not kind.shrinks and channels < in_shape[0] and form in ("projection", "conv"):
         b.site.fail(shrink_error(in_shape[0], channels, b.layer.span, b.notes))
     if form == "pad":
         if channels < in_shape[0]:
@@ -312,12 +359,12 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         pad = {"stride": stride, "pad_before": 0, "pad_after": channels - in_shape[0]}
         return _unit(b, expand.Unit("pad_shortcut", pad, b.layer.span, "shortcut"),
                      prefix + "shortcut", "shortcut", (src,), block_in)[0]
-    if form == "projection":
+    if form in ("projection", "conv"):   # "conv": without a bn (pre-activation)
         projection = {"kernel": (1, 1), "out_channels": channels, "padding": (0, 0)}
         a = expand.conv_attrs(projection, b.s, (stride, stride))
         out = _unit(b, expand.Unit("conv", a, b.layer.span, "conv"), prefix + "shortcut.conv",
                     "shortcut", (src,), block_in)
-        if b.s.batchnorm:
+        if b.s.batchnorm and form == "projection":
             out = _unit(b, expand.Unit("bn", expand.bn_attrs(b.s), b.layer.span, "bn"),
                         prefix + "shortcut.bn", "shortcut", (out[0],), out)
         return out[0]

@@ -72,14 +72,15 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
             return out
         if s.batchnorm:
             out.append(Unit("bn", bn_attrs(s), span, "bn"))
-        return out + [Unit(s.activation, {}, span, "relu")]   # 'with relu6' (MobileNet v2)
+        return out + activation_units(layer, s, span)
     if layer.kind == "fc":
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
               "bias_init": a.get("bias_init"), "init": init}
         if "in" in a:   # 'fc / s1 1024×1000': checked once placed (builder/mobile.placed_in)
             fc["in"] = a["in"]
-        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier else [Unit("relu", {}, span, "relu")])
+        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier and "act" not in a
+                                                else activation_units(layer, s, span))
     if layer.kind in ("maxpool", "avgpool"):
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
         if "padding" in a:
@@ -91,6 +92,15 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
     if layer.kind == "bn":
         return [Unit("bn", bn_attrs(s), span, "bn")]
     return [Unit(layer.kind, dict(a), span, OPS[layer.kind].base)]
+
+
+def activation_units(layer: Layer | None, s: cfg.Settings, span: Span) -> list[Unit]:
+    """The activation after a conv or hidden fc: the layer's own (``3×3, 64, relu6``), else
+    the network's (``with activation leaky relu 0.1``); none for ``linear``. Named ``relu``
+    whatever the op, so that names do not depend on the choice."""
+    op, attrs = layer.attrs["act"] if layer is not None and "act" in layer.attrs \
+        else s.activation
+    return [] if op is None else [Unit(op, dict(attrs), span, "relu")]
 
 
 def stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:

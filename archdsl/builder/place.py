@@ -48,7 +48,7 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
     if layer.kind == "block":
         j = state.counters.get((sname, "block"), 0)
         state.counters[(sname, "block")] = j + 1
-        kind = blocks.KINDS[layer.block_kind]
+        kind = blocks.kind_of(layer, s)   # the bracket's kind, as the settings make it (preact)
         # Nodes keep their block's template: a named block's name, else a kind's own
         # (``dense_layer``, ``inception``); a plain residual bracket has none.
         site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name or kind.template)
@@ -89,6 +89,10 @@ class BlockSite:
         """Record ``error`` and raise everything recorded so far."""
         self.state.errors.append(error)
         collect(self.state.errors)
+
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
+        return next((n for n in reversed(self.state.nodes) if n.name == name), None)
 
 
 def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,

@@ -24,12 +24,12 @@ class Settings:
       downsampling block takes the stride — None for the first, else its kernel (1 = the
       paper's 1×1, 3 = torchvision v1.5's 3×3). relu_after_add: ReLU after the residual
       addition (the paper) rather than at the end of the residual branch. init: "he" or
-      "normal(σ)".
+      "normal(σ)". preactivation: blocks are full pre-activation units (He et al. 2016b).
+      activation: the op after every conv and hidden fc, with its attributes (None: linear).
     Since issue 13c (absent from :meth:`as_tuple` at their defaults, so older specs keep
     their IR): width: MobileNet's width multiplier α on every stated channel count;
     round_channels: how c·α is rounded (None: it must be whole; "down": MobileNet v1's
-    TensorFlow rule; an int d: the nearest multiple of d, MobileNet v2's / torchvision's);
-    activation: the op after each conv outside blocks ("relu" or "relu6").
+    TensorFlow rule; an int d: the nearest multiple of d, MobileNet v2's / torchvision's).
     """
     shortcut: str = "B"
     batchnorm: bool = False
@@ -39,33 +39,41 @@ class Settings:
     init: str = "he"
     width: float = 1
     round_channels: str | int | None = None
-    activation: str = "relu"
     # -- dense / inception (#13b): fields added after the seed specs; as_tuple leaves them
     # out at their defaults, so the IR of a spec that does not use them is unchanged.
     blocks: str = "residual"           # the kind of a plain bracket: residual, or dense
     growth: int | None = None          # DenseNet's growth rate k: a dense entry's implied width
     compression: float | None = None   # DenseNet's θ: a transition conv's implied width ÷ input
-    preactivation: bool = False        # a lone conv is bare: its BN-ReLU written before it
     bn_eps: float = 1e-5               # torchvision's GoogLeNet: 0.001
     inception_5x5: int = 5             # torchvision's GoogLeNet: a 3×3 conv in the 5×5 branch
+    # -- residual family (#13a)
+    preactivation: bool = False        # a lone conv is bare: its BN-ReLU written before it
+    activation: tuple = ("relu", ())
 
     def conv_bias(self) -> bool:
         return (not self.batchnorm) if self.bias is None else self.bias
 
     def as_tuple(self) -> tuple:
-        return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__
-                            if k not in _LATER or getattr(self, k) != _LATER[k]))
+        # Settings added after the seed specs appear only when set, so the seed specs' IR
+        # stays byte-identical.
+        out = []
+        for k in self.__dataclass_fields__:
+            v = getattr(self, k)
+            if k in _LATER and v == _LATER[k]:
+                continue
+            out.append((k, activation_text(v) if k == "activation" else v))
+        return tuple(sorted(out))
 
 
 # Settings added after the seed specs, with their defaults (see Settings.as_tuple).
-_LATER = {"width": 1, "round_channels": None, "activation": "relu",
+_LATER = {"width": 1, "round_channels": None, "activation": ("relu", ()),
           "blocks": "residual", "growth": None, "compression": None, "preactivation": False,
           "bn_eps": 1e-5, "inception_5x5": 5}
 
 _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stride on",
          "relu after add", "relu before add", "init", "width multiplier", "round channels",
          "relu6", "dense blocks", "residual blocks", "growth rate", "compression",
-         "preactivation", "bn eps", "inception 3×3 for 5×5"]
+         "preactivation", "activation", "bn eps", "inception 3×3 for 5×5"]
 
 
 def apply(settings: Settings, line: ast.With, params: dict | None = None) -> Settings:
@@ -120,6 +128,12 @@ def _apply_part(s: Settings, part: ast.Part, params: dict | None = None) -> Sett
         return replace(s, preactivation=False)
     if (later := _dense_inception(s, part, words, atoms)) is not None:
         return later
+    if head == "activation" and len(atoms) == 1:
+        raise ArchError("'activation' needs a name", part.span,
+                        hint="activations: " + ", ".join(ACTIVATIONS))
+    act = activation(atoms[1:] if head == "activation" else atoms, head == "activation")
+    if act is not None:
+        return replace(s, activation=act)
     if head == "init":
         if words[1:] == ["he"]:
             return replace(s, init="he")
@@ -133,13 +147,11 @@ def _apply_part(s: Settings, part: ast.Part, params: dict | None = None) -> Sett
                     hint=suggest(text, _KEYS, "a setting") or "settings: " + ", ".join(_KEYS))
 
 
-# ---- fire / mobile (#13c): width multiplier, its rounding, relu6 -----------------------------
+# ---- fire / mobile (#13c): width multiplier and its rounding -----------------------------------
 def _mobile(s: Settings, words: list, atoms: tuple, part: ast.Part, params: dict | None
             ) -> Settings | None:
-    """``width multiplier α``, ``round channels down`` / ``to 8``, ``relu6`` / ``relu``;
-    None when the part is none of these."""
-    if words in (["relu6"], ["relu"]):
-        return replace(s, activation=words[0])
+    """``width multiplier α``, ``round channels down`` / ``to 8``; None when the part is
+    neither (``relu6`` is an activation, below)."""
     if words[:2] == ["width", "multiplier"]:
         if len(atoms) != 3 or not isinstance(atoms[2], (ast.Num, ast.Word)):
             raise ArchError("'width multiplier' takes one number or parameter, like "
@@ -231,3 +243,41 @@ def for_title(s: Settings, title: str | None) -> Settings:
     """The settings of a stage printed with ``title`` (``Dense Block (1)``: dense blocks)."""
     key = " ".join(w for w in (title or "").lower().split() if not w.startswith("("))
     return replace(s, **TITLE_SETTINGS[key]) if key in TITLE_SETTINGS else s
+# -- residual family (#13a): activation choice -------------------------------------------
+ACTIVATIONS = ("relu", "relu6", "leaky relu 0.1", "linear")
+
+
+def activation(atoms, required: bool = False) -> tuple | None:
+    """The (op, attrs) an activation phrase names (``relu6``, ``leaky relu 0.1``, ``linear``:
+    (None, ())); None when ``atoms`` are not one, unless ``required`` (after ``activation``),
+    where that is an error."""
+    words = [a.text.lower() if isinstance(a, ast.Word) else None for a in atoms]
+    if words in (["relu"],):
+        return ("relu", ())
+    if words in (["relu6"], ["relu", None]) and (words == ["relu6"] or _num(atoms[1]) == 6):
+        return ("relu6", ())
+    if words in (["linear"], ["none"], ["identity"], ["no", "activation"]):
+        return (None, ())
+    if words[:2] in (["leaky", "relu"], ["leaky-relu"]) or words[:1] in (["leaky-relu"], ["lrelu"]):
+        rest = atoms[2:] if words[:2] == ["leaky", "relu"] else atoms[1:]
+        if len(rest) != 1 or _num(rest[0]) is None or not 0 < _num(rest[0]) < 1:
+            raise ArchError("a leaky ReLU needs its negative slope, a number in (0, 1)",
+                            atoms[0].span, hint="e.g. 'leaky relu 0.1' (YOLO's)")
+        return ("leaky_relu", (("negative_slope", float(_num(rest[0]))),))
+    if required:
+        raise ArchError("unknown activation '" + " ".join(atom_text(a) for a in atoms) + "'",
+                        atoms[0].span if atoms else None,
+                        hint="activations: " + ", ".join(ACTIVATIONS))
+    return None
+
+
+def activation_text(act: tuple) -> str:
+    """An activation as its spec phrase: ``relu6``, ``leaky relu 0.1``, ``linear``."""
+    op, attrs = act
+    if op is None:
+        return "linear"
+    return {"leaky_relu": "leaky relu"}.get(op, op) + "".join(f" {v:g}" for _, v in attrs)
+
+
+def _num(a):
+    return a.value if isinstance(a, ast.Num) else None

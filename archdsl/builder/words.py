@@ -20,6 +20,8 @@ from archdsl.builder.suggest import suggest, suggest_shaped
 from archdsl.builder import mobile, mobile_rows
 from archdsl.builder.blocks import ROW_KINDS
 from archdsl.builder.blocks_concat import DENSE_HINT, TRANSITION_HINT, row_use
+from archdsl.builder.words_blocks import (BlockExtras, read_extra, se_outside_block,
+                                          spaced_width_hint, standalone_activation, width_factor)
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -68,7 +70,7 @@ class Resolver:
         if isinstance(atom, ast.Product):
             out = 1
             for f in atom.factors:
-                v = self.value(f, env, what)
+                v = width_factor(self, atom, f, env, what)
                 if isinstance(v, (list, tuple)):   # Python would repeat the list: 2*[1, 2]
                     raise ArchError(f"'{f.text}' is a list, not a number", f.span,
                                     hint=f"pick one element, like {f.text}[0]")
@@ -97,8 +99,15 @@ class Resolver:
             self.settings = settings
         out: list[Layer] = []
         scope = {**self.params, **(env or {})}
-        for part in parts:
+        for k, part in enumerate(parts):
             bare = replace(part, repeat=None) if part.repeat is not None else part
+            se_outside_block(part, parts[k + 1:])
+            act = standalone_activation(bare, out)
+            if act is not None:   # ``relu6`` after a block or a pool: a layer of its own
+                out.append(act)
+                if part.repeat is not None:
+                    out[-1].repeat = self._repeat(part.repeat, env)
+                continue
             if modifies(bare, scope):
                 if not out:
                     raise ArchError(f"'{part_text(part)}' modifies a layer, but no layer comes before it",
@@ -285,20 +294,25 @@ class Resolver:
     def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
         entries = []
         kind = self.settings.blocks if self.settings is not None else "residual"
-        for entry in bracket.entries:
+        extra = BlockExtras()   # an SE row, dropout rows (#13a)
+        for k, entry in enumerate(bracket.entries):
+            if read_extra(self, entry, env, extra, k == len(bracket.entries) - 1, entries):
+                continue
             self._no_nested_block(entry[0], name)   # before resolving: a self-use never ends
             layers = self.layers(entry, env, implied=kind == "dense", in_block=True)
             if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
                 raise ArchError("each entry of a block is one convolution, like '3×3, 64'",
-                                entry[0].span, hint="separate the block's convolutions with ';'")
+                                entry[0].span, hint=spaced_width_hint(entry)
+                                or "separate the block's convolutions with ';'")
             if "stride" in layers[0].explicit:
                 raise ArchError("a convolution inside a block takes no 'stride' of its own",
                                 modifier_span(entry, "stride"),
                                 hint="stride the whole block: write it after the bracket "
                                      "('[…], stride 2'), or pick the conv with 'with stride on 3×3'")
+            extra.attach(layers[0])
             entries.append(layers[0])
-        return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span,
-                     block_kind=kind)
+        return extra.finish(Layer("block", {}, span, entries=entries, block_name=name,
+                                  block_span=def_span, block_kind=kind))
 
     def _no_nested_block(self, head: ast.Part, name: str | None) -> None:
         """Refuse a block (or a named block's use) as an entry of a block."""

@@ -192,8 +192,8 @@ def _node(d: dict) -> Node:
     if not isinstance(shape, tuple):
         raise ValueError(f"node shape must be a list, not {d['shape']!r}")
     role = _text(d, "role", "main")
-    if role not in ("main", "shortcut"):
-        raise ValueError(f"node role must be main or shortcut, not {role!r}")
+    if role not in ("main", "shortcut", "gate"):
+        raise ValueError(f"node role must be main, shortcut or gate, not {role!r}")
     return Node(name=_text(d, "name"), op=_text(d, "op"), inputs=inputs,
                 attrs=tuple((str(k), _frozen(v)) for k, v in d["attrs"].items()),
                 shape=shape, span=span_from_str(d["span"]), stage=_text(d, "stage"),

@@ -19,7 +19,8 @@ _TOKEN_NAMES = {
     "NAME": "a word", "NUMBER": "a number", "DIMS": "a size like 3×3", "FCDIM": "'1000-d'",
     "REPEAT": "a repeat like ×2", "_NL": "a new line", "COMMA": "','", "COLON": "':'",
     "SEMICOLON": "';'", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
-    "EQUAL": "'='", "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the file",
+    "EQUAL": "'='", "STAR": "'*'", "SLASH": "'/'", "WIDTH": "a width like 16×k",
+    "$END": "the end of the file",
 }
 
 
@@ -256,6 +257,23 @@ class _ToAst(Transformer):
 
     def product(self, meta, items):
         return ast.Product(tuple(items), self._span(meta))
+
+    # -- residual family (#13a)
+    def width(self, meta, items):
+        """``16×k``: the number times the name (WRN's width factor)."""
+        tok = items[0]
+        num, name = str(tok).split("×")
+        span = _tok_span(self.file, tok)
+        col = tok.column + len(num) + 1
+        return ast.Product((ast.Num(int(num), num, Span(self.file, tok.line, tok.column, tok.line,
+                                                        col - 1)),
+                            ast.Word(name, Span(self.file, tok.line, col, tok.line, tok.end_column))),
+                           span, "×")
+
+    def keyval_part(self, meta, items):
+        """``C=32``: one part holding a :class:`~archdsl.lang.syntax.KeyValue`."""
+        span = self._span(meta)
+        return ast.Part((ast.KeyValue(str(items[0]), items[1], span),), None, None, None, span)
 
     def arg(self, meta, items):
         if len(items) == 2:
