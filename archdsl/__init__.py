@@ -8,7 +8,7 @@ first use, and then cached, so ``archdsl.count`` is always the function (never a
 import happened to bind over it) and ``from archdsl import *`` stays torch-free.
 """
 from archdsl.analysis.count import Counts, count
-from archdsl.api import Architecture, find_spec, list_specs, load
+from archdsl.api import Architecture, draw, find_spec, list_specs, load
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node, Stage
 from archdsl.ir.limits import Limits
@@ -27,7 +27,7 @@ NEEDS_TORCH = ("create_model", "load_torchvision_weights")
 # torch-free only: `from archdsl import *` binds these without importing torch. The
 # NEEDS_TORCH names are importable by name (`from archdsl import create_model`), not starred.
 __all__ = ["load", "count", "render_table", "parse_table", "list_specs", "find_spec", "parse",
-           "Architecture", "Graph", "Node", "Stage", "Counts", "Limits", "ArchError", "Span",
+           "draw", "Architecture", "Graph", "Node", "Stage", "Counts", "Limits", "ArchError", "Span",
            "__version__"]
 
 

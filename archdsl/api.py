@@ -9,6 +9,7 @@ from typing import Any
 
 from archdsl.builder.build import build
 from archdsl.errors import COMMAND_LINE, FROM_COMMAND_LINE, ArchError, Span, split_lines
+from archdsl.ir import graph as graph_module
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
 from archdsl.lang.parser import parse
@@ -159,3 +160,24 @@ def _source(spec) -> tuple[str, str | None]:
                                               or os.sep in spec)):
         return read_spec(spec), str(spec)
     return str(spec), None
+
+
+def draw(graph_or_name: "Graph | str | os.PathLike | list", format: str = "svg",
+         by: str = "layer", convention: str = "fvcore", **params: Any) -> str:
+    """A picture of a network (or of a list of them, side by side): an SVG, or with
+    ``format="html"`` a self-contained HTML page whose boxes show their counts on hover.
+    Each item is a :class:`Graph` or anything :func:`load` takes (``params`` go to ``load``);
+    ``by`` is ``"layer"``, ``"block"`` or ``"stage"``. Torch-free."""
+    from archdsl.analysis.diagram_html import draw as _draw
+    items = graph_or_name if isinstance(graph_or_name, (list, tuple)) else [graph_or_name]
+    graphs = [g if isinstance(g, Graph) else load(g, **params) for g in items]
+    return _draw(graphs, format=format, by=by, convention=convention)
+
+
+def _graph_svg(graph: Graph) -> str:
+    """What a notebook shows for a Graph (``Graph._repr_svg_``): its picture."""
+    from archdsl.analysis.diagram import render_svg
+    return render_svg(graph)
+
+
+graph_module.DISPLAY["svg"] = _graph_svg

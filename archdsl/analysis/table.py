@@ -16,12 +16,14 @@ import re
 
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span
-from archdsl.lang.fmt import parts_text
+from archdsl.lang.fmt import parts_text, stage_label
 from archdsl.lang.syntax import atom_text
 from archdsl.ir.graph import Graph, dims_text
 from archdsl.lang.parser import parse
+from archdsl.analysis.table_inception import paper_grid
 
 FORMATS = ("text", "markdown", "latex")
+LAYOUTS = ("auto", "stages", "inception")
 _FOOTER = ("FLOPs", "params", "input", "classes", "with", "param")
 #: What the FLOPs row counts, in its size cell: the papers' "FLOPs" are multiply-adds.
 FLOPS_NOTE = "multiply-adds"
@@ -44,7 +46,7 @@ def _subst(a: ast.Atom, env: dict):
             for f in fs:
                 v *= f.value
             return ast.Num(v, str(v), a.span)
-        return ast.Product(tuple(fs), a.span)
+        return ast.Product(tuple(fs), a.span, a.sep)
     return a
 
 
@@ -77,11 +79,9 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
     spec = parse(g.source, g.file)
     env = dict(g.params)
     blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
-    stages, withs = [], []
+    stages, withs = [], [_column_settings(spec, env)]
     for st in spec.statements:
-        if isinstance(st, ast.With):
-            withs.append(parts_text(_expand_part(p, env, blocks) for p in st.parts))
-        elif isinstance(st, ast.Stage):
+        if isinstance(st, ast.Stage):
             rows = []
             for item in st.body:
                 parts = [_expand_part(p, env, blocks) for p in item.parts]
@@ -91,14 +91,21 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
                     rows.append(_stack(parts[0]))
                 else:
                     rows.append([parts_text(parts)])
-            stages.append((st.name.text if st.name else "", atom_text(st.size) if st.size else "", rows))
+            stages.append((stage_label(st), atom_text(st.size) if st.size else "", rows))
     from archdsl.analysis.count import count
     total = count(g, convention="paper").total
     footer = {"FLOPs": [_sci(total.macs)], "params": [_sci(total.params)],
               "input": [dims_text(g.input_shape)], "classes": [str(g.num_classes)],
-              "with": [", ".join(withs)],
+              "with": withs,
               "param": [f"{k} = {_pv(v)}" for k, v in g.params if k != "classes"]}
     return stages, footer
+
+
+def _column_settings(spec: ast.Spec, env: dict) -> str:
+    """The network-wide ``with`` lines of ``spec`` as one list of settings."""
+    blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
+    return ", ".join(parts_text(_expand_part(p, env, blocks) for p in st.parts)
+                     for st in spec.statements if isinstance(st, ast.With))
 
 
 def _stack(p: ast.Part) -> list[str]:
@@ -156,14 +163,19 @@ def _grid(graphs: list[Graph], stacked: bool = False) -> list[list[str]]:
 
 # ---- rows -> text ---------------------------------------------------------------------
 def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: bool = False,
-                 width: int | None = None) -> str:
+                 layout: str = "auto", width: int | None = None) -> str:
     """A paper-style table of one or several networks (one description column each).
+
+    ``layout``: ``"stages"`` (ResNet's Table 1: a description column per network),
+    ``"inception"`` (GoogLeNet's Table 1, one network:
+    :mod:`archdsl.analysis.table_inception`) or ``"auto"``: the inception layout for one
+    network written one layer or inception module per stage, else the stages layout.
 
     ``format`` is ``"text"`` (aligned, ``|``-separated), ``"markdown"`` or ``"latex"``;
     ``stacked`` prints each bracketed block over several lines as the papers do (otherwise
     ``[3×3, 64; 3×3, 64] ×2`` on one line).
     The output round-trips through :func:`archdsl.analysis.table_read.parse_table`.
-    ``width`` (text only; the CLI passes the terminal's) splits a table wider than that
+    ``width`` (text, stages layout; the CLI passes the terminal's) splits a table wider than that
     into several tables of fewer networks each, and stacks the brackets of a network too
     wide on its own; a split table is for reading, not for ``parse_table``.
     """
@@ -172,10 +184,22 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
     if format not in FORMATS:
         raise ArchError(f"unknown table format '{format}'", Span("<table>", 1, 1),
                         hint=f"choose one of {', '.join(FORMATS)}")
-    grid = _grid(list(graphs), stacked)
+    if layout not in LAYOUTS:
+        raise ArchError(f"unknown table layout '{layout}'", Span("<table>", 1, 1),
+                        hint=f"choose one of {', '.join(LAYOUTS)}")
+    grid = None
+    if layout != "stages" and len(graphs) == 1:
+        grid = paper_grid(graphs[0], _subst, _column_settings)
+    if grid is None and layout == "inception":
+        raise ArchError(f"network '{graphs[0].name}' cannot be written in GoogLeNet's table "
+                        "layout" if len(graphs) == 1 else "GoogLeNet's table layout shows one "
+                        "network", Span(graphs[0].file, 1, 1),
+                        hint="it needs one stage per layer or inception module, as in "
+                             "specs/googlenet-paper.arch; use the stages layout")
+    paper, grid = grid is not None, grid or _grid(list(graphs), stacked)
     if format == "text":
-        if width is None or _width(_text(grid)) <= width:
-            return _text(grid)
+        if paper or width is None or _width(_text(grid)) <= width:
+            return _text(grid, paper)
         return _fit(list(graphs), grid, stacked, width)
     if format == "markdown":
         out = ["| " + " | ".join(grid[0]) + " |", "|" + "|".join(["---", "---:"] + ["---"] * (len(grid[0]) - 2)) + "|"]
@@ -214,8 +238,9 @@ def table_dict(graphs: Graph | list[Graph]) -> dict:
                        for g, t in zip(graphs, totals)]}
 
 
-def _text(grid: list[list[str]]) -> str:
-    """The aligned, ``|``-separated text form, a rule between stages."""
+def _text(grid: list[list[str]], paper: bool = False) -> str:
+    """The aligned, ``|``-separated text form, a rule between stages (``paper``: GoogLeNet's
+    layout, ruled only above its footer)."""
     widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
     def line(r):
         return " | ".join((c.rjust(w) if i == 1 else c.ljust(w)) for i, (c, w) in
@@ -223,7 +248,8 @@ def _text(grid: list[list[str]]) -> str:
     rule = "-+-".join("-" * w for w in widths)
     body = [line(grid[0]), rule]
     for r in grid[1:]:
-        if ((r[0] or r[1]) and r[0] not in _FOOTER[1:]) and body[-1] != rule:
+        ruled = r[0] == "network" if paper else (r[0] or r[1]) and r[0] not in _FOOTER[1:]
+        if ruled and body[-1] != rule:
             body.append(rule)
         body.append(line(r))
     return "\n".join(body) + "\n"
@@ -255,3 +281,20 @@ def _tex(s: str) -> str:
 
 
 _UNSUP = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+# ---- the table's cells, for diagrams ----------------------------------------------------
+def stage_rows(g: Graph) -> list[list[tuple[str, list[ast.Part]]]]:
+    """Per stage of ``g``'s spec (in order): its rows as the table prints them in that stage's
+    cell, each ``(prefix, parts)``: the prefix is ``"with "`` for a settings row, else empty;
+    parameters are substituted and block calls expanded to brackets (the parts keep their
+    spans). :mod:`archdsl.analysis.notation` labels diagram boxes with them."""
+    if not g.source.strip():
+        raise ArchError(f"network '{g.name}' carries no spec text to tabulate",
+                        Span(g.file, 1, 1), hint="load it from its .arch spec")
+    spec = parse(g.source, g.file)
+    env = dict(g.params)
+    blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
+    return [[("with " if isinstance(item, ast.With) else "",
+              [_expand_part(p, env, blocks) for p in item.parts]) for item in st.body]
+            for st in spec.statements if isinstance(st, ast.Stage)]

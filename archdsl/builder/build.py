@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from archdsl.builder import expand
+from archdsl.builder import expand, mobile
 from archdsl.builder import params as fam
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
@@ -56,6 +56,7 @@ class _Builder:
         aliases: dict[str, ast.Alias] = {}
         blocks: dict[str, ast.BlockDef] = {}
         settings = cfg.Settings()
+        withs: list[ast.With] = []
         stages = [st for st in spec.statements if isinstance(st, ast.Stage)]
         once: dict[type, Span] = {}   # network, input and classes may each appear once
         for st in spec.statements:
@@ -101,6 +102,7 @@ class _Builder:
                     blocks[st.name] = st
                 elif isinstance(st, ast.With):
                     settings = cfg.apply(settings, st)
+                    withs.append(st)
             except ArchError as e:
                 errors.append(e)
         for a in aliases.values():
@@ -150,12 +152,20 @@ class _Builder:
         if overrides:   # an alias with a parameter changed is another member (--sweep on resnet20)
             name = fam.member_name(family, params, defaults, aliases)
         classes = params.get("classes")
+        # Again, now that -D is known: a setting may name a parameter (width multiplier alpha).
+        settings = cfg.Settings()
+        for st in withs:
+            settings = cfg.apply(settings, st, params)
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 
     # ---- body ------------------------------------------------------------------------
     def _layers(self, name, input_dims, classes, classes_decl, params, blocks, settings, stages) -> Graph:
         resolver = Resolver(params, blocks, self.limits.max_repeat)
         errors: list[ArchError] = []
+        try:
+            settings = cfg.resolve(settings, resolver)
+        except ArchError as e:
+            errors.append(e)
         resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer], str]] = []
         seen: dict[str, Span] = {}
         for i, st in enumerate(stages):
@@ -164,19 +174,20 @@ class _Builder:
                 errors.append(ArchError(f"a stage's output size is height×width, like 56×56, not "
                                         f"{dims_text(st.size.values)}", st.size.span))
                 st = dataclasses.replace(st, size=None)   # go on without it
-            s = settings
+            s = cfg.for_title(settings, st.title)
             layers: list[Layer] = []
             for item in st.body:
                 try:
                     if isinstance(item, ast.With):
-                        s = cfg.apply(s, item)
-                    else:
-                        layers.extend(resolver.layers(item.parts))
+                        s = cfg.resolve(cfg.apply(s, item, params), resolver)
+                    else:   # the width multiplier scales each row's channels (builder/mobile.py)
+                        layers.extend(mobile.thin(resolver.layers(item.parts, settings=s), s))
                 except ArchError as e:
                     errors.append(e)
             resolved.append((st, s, layers, sname))
         collect(errors)
-        check_depth([(l.repeat * (len(l.entries) if l.kind == "block" else l.kind in ("conv", "fc")),
+        check_depth([(l.repeat * (len(l.entries) + sum(map(len, l.branches)) if l.kind == "block"
+                               else l.kind in ("conv", "fc")),
                       l.span) for _, _, ls, _ in resolved for l in ls], self.limits)
 
         fcs = [l for _, _, ls, _ in resolved for l in ls if l.kind == "fc"]

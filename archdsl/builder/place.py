@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archdsl.builder import blocks, expand
+from archdsl.builder import blocks, expand, mobile
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, collect
@@ -48,9 +48,12 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
     if layer.kind == "block":
         j = state.counters.get((sname, "block"), 0)
         state.counters[(sname, "block")] = j + 1
-        site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name)
+        kind = blocks.kind_of(layer, s)   # the bracket's kind, as the settings make it (preact)
+        # Nodes keep their block's template: a named block's name, else a kind's own
+        # (``dense_layer``, ``inception``); a plain residual bracket has none.
+        site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name or kind.template)
         declared = st.size.values if first_in_stage and st.size is not None else None
-        blocks.expand_block(blocks.KINDS[layer.block_kind], layer, site, s, rep, declared)
+        blocks.expand_block(kind, layer, site, s, rep, declared)
         return
     for u in expand.units(layer, s, is_classifier):
         k = state.counters.get((sname, u.base), 0) + 1
@@ -87,6 +90,10 @@ class BlockSite:
         self.state.errors.append(error)
         collect(self.state.errors)
 
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
+        return next((n for n in reversed(self.state.nodes) if n.name == name), None)
+
 
 def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
           template: str | None = None) -> Node | None:
@@ -96,6 +103,11 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
     shape = in_shapes[0]
     if u.op == "conv":
         a["in_channels"] = shape[0] if len(shape) == 3 else 0
+        compress = a.pop("compress", None)
+        if a["out_channels"] is None and compress is not None:
+            # DenseNet's transition: ⌊θ·m⌋ of its m input channels (dw and expansion convs
+            # get theirs from mobile.placed_conv)
+            a["out_channels"] = int(compress * shape[0]) if len(shape) == 3 else 1
         depth = a.pop("depth", None)
         if depth is not None:
             if len(shape) == 3 and (depth < 1 or shape[0] % depth):
@@ -105,6 +117,10 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
                                               notes=u.notes))
                 return None
             a["groups"] = shape[0] // depth if len(shape) == 3 else 1
+        problem = mobile.placed_conv(a, a["in_channels"])   # dw, k×k×in×out, expansion
+        if problem is not None:   # reported; the conv is still placed, so later errors show
+            state.errors.append(ArchError(problem, u.error_at or u.span, notes=u.notes,
+                                          hint="the channels are set by the layer before it"))
         if rep > 0 and u.layer is not None and "stride" in u.layer.explicit:
             a["stride"] = (1, 1)   # a repeated layer downsamples once, in its first copy
     elif u.op == "bn":
@@ -118,6 +134,10 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
             inputs = (state.src,)
             shape = state.shape
         a["in_features"] = shape[0] if len(shape) == 1 else 0
+        problem = mobile.placed_in(a, a["in_features"])   # 'fc / s1 1024×1000'
+        if problem is not None and len(shape) == 1:
+            state.errors.append(ArchError(problem, u.span, hint="the fc's input is set by the "
+                                                                "layers before it"))
     elif u.op in ("maxpool", "avgpool") and "padding" not in a:
         a["padding"] = expand.pool_padding(shape, a["kernel"], a["stride"])
     try:

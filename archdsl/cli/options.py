@@ -20,6 +20,9 @@ from archdsl.errors import COMMAND_LINE, ArchError
 from archdsl.ir.limits import GIB, Limits
 
 _INT = re.compile(r"[+-]?\d+")
+# A decimal number: MobileNet's -D alpha=0.75 (whether a fraction is allowed where it is used
+# is the builder's to say, at that place in the spec).
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -28,13 +31,14 @@ _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 
 # ---- value parsers -------------------------------------------------------------------------
 
-def parse_value(text: str) -> int | tuple[int, ...]:
-    """``"9"`` -> 9, ``"3,4,6,3"`` -> (3, 4, 6, 3); anything else raises ArchError."""
+def parse_value(text: str) -> int | float | tuple[int | float, ...]:
+    """``"9"`` -> 9, ``"0.75"`` -> 0.75, ``"3,4,6,3"`` -> (3, 4, 6, 3); anything else raises
+    ArchError."""
     parts = [p.strip() for p in text.split(",")]
-    if not all(_INT.fullmatch(p) for p in parts):
-        raise ArchError(f"bad value {text!r}: expected an integer or a comma list of integers",
-                        COMMAND_LINE, hint="for example -D n=9 or -D depths=3,4,6,3")
-    values = tuple(int(p) for p in parts)
+    if not all(_NUMBER.fullmatch(p) for p in parts):
+        raise ArchError(f"bad value {text!r}: expected a number or a comma list of numbers",
+                        COMMAND_LINE, hint="for example -D n=9, -D alpha=0.75 or -D depths=3,4,6,3")
+    values = tuple(int(p) if _INT.fullmatch(p) else float(p) for p in parts)
     return values[0] if len(values) == 1 and "," not in text else values
 
 
@@ -141,8 +145,9 @@ OPTIONS: dict[str, Option] = {
     "format": Option(("-f", "--format"), dict(help="output format (default %(default)s)"),
                      aliases=((("--json",), dict(action="store_const", const="json")),)),
     "out": Option(("-o", "--out"), dict(
-        metavar="DIR", help="directory to write into (build: default build/<name>; "
-                            "train: the run directory, required)")),
+        metavar="PATH", help="where to write (build: a directory, default build/<name>; "
+                             "train: the run directory, required; draw: the .svg or .html file, "
+                             "default stdout)")),
     "max_params": Option(("--max-params",), dict(
         type=positive, metavar="N", help=f"most learnable parameters (default {_D.max_params:,})"),
         group=_LIMITS),

@@ -51,7 +51,8 @@ def _table(args: argparse.Namespace) -> int:
     if width is None and sys.stdout.isatty():     # a terminal: fit it; a pipe: keep whole
         import shutil
         width = shutil.get_terminal_size().columns
-    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked, width=width or None))
+    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked, layout=args.layout,
+                                  width=width or None))
     return 0
 
 
@@ -71,4 +72,8 @@ def add_table_parsers(sub: Any) -> None:
     p.add_argument("--width", type=int, metavar="COLUMNS",
                    help="split the text table to fit this width (default: the terminal's; "
                         "0: never split)")
+    p.add_argument("--layout", choices=("auto", "stages", "inception"), default="auto",
+                   help="stages: a description column per network (ResNet's Table 1); "
+                        "inception: GoogLeNet's Table 1 columns; auto: inception where a "
+                        "network is written one layer or module per stage")
     p.set_defaults(func=_table)
