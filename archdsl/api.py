@@ -175,9 +175,10 @@ def draw(graph_or_name: "Graph | str | os.PathLike | list", format: str = "svg",
 
 
 def _graph_svg(graph: Graph) -> str:
-    """What a notebook shows for a Graph (``Graph._repr_svg_``): its picture."""
+    """What a notebook shows for a Graph (``Graph._repr_svg_``, and in ``_repr_html_``): its
+    picture, by block for very deep networks (ResNet-1202 by layer is over 1 MB)."""
     from archdsl.analysis.diagram import render_svg
-    return render_svg(graph)
+    return render_svg(graph, by="layer" if len(graph.nodes) <= 1000 else "block")
 
 
 graph_module.DISPLAY["svg"] = _graph_svg

@@ -74,7 +74,9 @@ def test_reprs_are_short_and_say_what_the_network_is():
     assert "resnet152" in repr(c) and "60,192,808 params" in repr(c) and "fvcore" in repr(c)
     assert f"{c.total.cost:,}" in repr(c) and f"{c.total.macs:,} MACs" in repr(c)
     html_g, html_c = g._repr_html_(), c._repr_html_()
-    assert html_g.startswith("<div>") and "conv5_x" in html_g and len(html_g) < 5000
+    figures, svg, picture = html_g.partition("<svg")
+    assert figures.startswith("<div>") and "conv5_x" in figures and len(figures) < 5000
+    assert svg and picture.count('class="box') >= len(g.nodes)   # then the picture, by layer
     assert "<table>" in html_c and "conv5_x" in html_c and len(html_c) < 5000
     assert "conv5_x.2.conv3" in str(g)      # the full dump is still str()
 

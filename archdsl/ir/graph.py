@@ -210,8 +210,10 @@ class Graph:
         return graph_repr(self)
 
     def _repr_html_(self) -> str:
+        """What a notebook shows (it prefers HTML to SVG): the figures, then the picture."""
         from archdsl.ir.display import graph_html
-        return graph_html(self)
+        picture = DISPLAY.get("svg")
+        return graph_html(self) + (picture(self) if picture else "")
 
     def __str__(self) -> str:
         """A readable dump: one line per node with op, attributes and output shape."""
