@@ -9,10 +9,12 @@ sub-commands, and none of them imports this module (no import cycles).
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
 import time
+from typing import Any
 
 from archdsl.atomic import unwind_on_signal
 from archdsl.errors import FROM_COMMAND_LINE, ArchError
@@ -79,35 +81,71 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_parser() -> argparse.ArgumentParser:
-    """The full argument parser (sub-commands registered by their own modules)."""
+def _add_core(sub: Any) -> None:
+    """check, show, list: the sub-commands this module runs itself."""
+    p = sub.add_parser("check", help=HELP["check"])
+    p.add_argument("specs", nargs="+", help="spec files or bundled names")
+    add_options(p, *SPEC, "batch", format=TEXT_JSON)
+    p.set_defaults(func=_check)
+    p = sub.add_parser("show", help=HELP["show"])
+    p.add_argument("spec", help="spec file or bundled name")
+    add_options(p, *SPEC, "batch", format=TEXT_JSON)
+    p.set_defaults(func=_show)
+    p = sub.add_parser("list", help=HELP["list"])
+    p.add_argument("pattern", nargs="?", help="shell wildcard, e.g. 'resnet*' (quote it)")
+    add_options(p, format=TEXT_JSON)
+    p.set_defaults(func=_list)
+
+
+# Each verb group: the module that registers it, its registering function, its sub-commands.
+# Only the group of the command being run is imported (``archdsl check`` never loads the
+# build command's PyYAML, ``--help`` none of them); the others appear in ``--help`` by the
+# one-line help below, which tests/test_cli_lazy.py holds equal to what each group registers.
+GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("archdsl.cli.main", "_add_core", ("check", "show", "list")),
+    ("archdsl.cli.report_cmd", "add_report_parser", ("report",)),
+    ("archdsl.cli.build_cmd", "add_build_parser", ("build",)),
+    ("archdsl.cli.table_cmd", "add_table_parsers", ("fmt", "table")),
+    ("archdsl.cli.train_cmd", "register", ("train", "eval", "bench")),
+    ("archdsl.cli.draw_cmd", "add_draw_parser", ("draw",)),
+)
+HELP = {
+    "check": "validate specs (torch-free)",
+    "show": "print the validated IR of a spec",
+    "list": "list bundled networks and family members",
+    "report": "parameters, MACs and FLOPs per layer, block and stage",
+    "build": "compile a spec to model.py, ir.yaml, report.json",
+    "fmt": "print specs in canonical form (--check, --in-place)",
+    "table": "print a paper-style architecture table (torch-free)",
+    "train": "train a spec",
+    "eval": "evaluate a checkpoint",
+    "bench": "throughput and peak memory",
+    "draw": "draw specs as an SVG or a self-contained HTML page (torch-free)",
+}
+_ALL = object()
+
+
+def make_parser(command: Any = _ALL) -> argparse.ArgumentParser:
+    """The argument parser. By default every sub-command is registered in full; given the
+    ``command`` about to run (None: no command, e.g. ``--help``), only that command's group is
+    imported and registered, the others by name and help alone."""
     parser = argparse.ArgumentParser(prog="archdsl", description="A declarative architecture "
                                      "compiler for convolutional networks.")
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="validate specs (torch-free)")
-    p.add_argument("specs", nargs="+", help="spec files or bundled names")
-    add_options(p, *SPEC, "batch", format=TEXT_JSON)
-    p.set_defaults(func=_check)
-    p = sub.add_parser("show", help="print the validated IR of a spec")
-    p.add_argument("spec", help="spec file or bundled name")
-    add_options(p, *SPEC, "batch", format=TEXT_JSON)
-    p.set_defaults(func=_show)
-    p = sub.add_parser("list", help="list bundled networks and family members")
-    p.add_argument("pattern", nargs="?", help="shell wildcard, e.g. 'resnet*' (quote it)")
-    add_options(p, format=TEXT_JSON)
-    p.set_defaults(func=_list)
-    from archdsl.cli.report_cmd import add_report_parser
-    add_report_parser(sub)
-    from archdsl.cli.build_cmd import add_build_parser
-    add_build_parser(sub)
-    from archdsl.cli.table_cmd import add_table_parsers
-    add_table_parsers(sub)
-    from archdsl.cli.train_cmd import register
-    register(sub)
-    from archdsl.cli.draw_cmd import add_draw_parser
-    add_draw_parser(sub)
+    for module, register, commands in GROUPS:
+        if command is _ALL or command in commands:
+            getattr(importlib.import_module(module), register)(sub)
+        else:
+            for name in commands:
+                sub.add_parser(name, help=HELP[name], add_help=False)
     return parser
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The sub-command ``argv`` runs: its first word that is not an option (the top level
+    takes only ``-h`` and ``--version``, which take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = make_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = make_parser(command_of(argv)).parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
     # SIGTERM (kill, torchrun, a CI timeout) unwinds for the whole command, not only
     # during a write: the command's own cleanup runs too
