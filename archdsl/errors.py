@@ -50,11 +50,12 @@ class ArchError(Exception):
             self.source = source
         return self
 
-    def render(self) -> str:
+    def render(self, _lines: list[str] | None = None) -> str:
         """Format as ``file:line:col: error: message``, the source line, a caret and hints."""
-        lines = [_located("error", self.message, self.span, self.source)]
+        src = _lines if _lines is not None else _source_lines(self)
+        lines = [_located("error", self.message, self.span, src)]
         for note, span in self.notes:
-            lines.append(_located("note", note, span, self.source))
+            lines.append(_located("note", note, span, src))
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -80,10 +81,27 @@ class ArchErrors(ArchError):
             e.with_source(source)
         return self
 
-    def render(self) -> str:
-        body = "\n".join(e.render() for e in self.errors)
+    def render(self, _lines: list[str] | None = None) -> str:
+        # The source is split into lines once for all errors (not once per error: 16k errors
+        # in a 16k-line spec would be quadratic), and only the first MAX_SHOWN are printed.
+        split: dict[int, list[str] | None] = {}
+        shown = []
+        for e in self.errors[:MAX_SHOWN]:
+            if id(e.source) not in split:
+                split[id(e.source)] = _source_lines(e)
+            shown.append(e.render(split[id(e.source)]))
         n = len(self.errors)
-        return body + (f"\n{n} errors" if n > 1 else "")
+        more = n - len(shown)
+        return "\n".join(shown) + (f"\n… and {more:,} more errors" if more else "") \
+            + (f"\n{n:,} errors" if n > 1 else "")
+
+
+#: How many errors :class:`ArchErrors` prints; the rest are counted ("… and N more errors").
+MAX_SHOWN = 50
+
+
+def _source_lines(e: ArchError) -> list[str] | None:
+    return split_lines(e.source) if e.source is not None else None
 
 
 def split_lines(text: str) -> list[str]:
@@ -93,12 +111,11 @@ def split_lines(text: str) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
 
 
-def _located(kind: str, message: str, span: Span | None, source: str | None) -> str:
+def _located(kind: str, message: str, span: Span | None, src_lines: list[str] | None) -> str:
     if span is None:
         return f"{kind}: {message}"
     out = f"{span}: {kind}: {message}"
-    if source is not None and span.file != COMMAND_LINE.file:
-        src_lines = split_lines(source)
+    if src_lines is not None and span.file != COMMAND_LINE.file:
         if 1 <= span.line <= len(src_lines):
             text = src_lines[span.line - 1].expandtabs(1)
             width = 1

@@ -1,6 +1,7 @@
 """Spec text -> AST (:mod:`archdsl.lang.syntax`). Lark's exceptions become located ArchErrors."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -18,6 +19,18 @@ _TOKEN_NAMES = {
     "SEMICOLON": "';'", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
     "EQUAL": "'='", "STAR": "'*'", "$END": "the end of the file",
 }
+
+#: The most digits a number may have: every count a network needs fits in far fewer, and
+#: anything bigger is refused where it is written (Python's int would take 10,000 digits and
+#: fail later, in a float() or in lark's int conversion, as a traceback).
+MAX_DIGITS = 18
+#: Largest value a spec number may stand for (18 nines); products are held to it too.
+MAX_NUMBER = 10 ** MAX_DIGITS - 1
+#: How deeply ``[`` may nest. Real blocks nest 1-2 deep; lark's tree transformer recurses
+#: a few frames per level, so thousands of levels would end in a RecursionError.
+MAX_NESTING = 32
+_BRACKETS = re.compile(r"#[^\n]*|[\[\]\n]")
+_LONG_NUMBER = re.compile(r"[0-9]{%d,}" % (MAX_DIGITS + 1))
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +50,7 @@ def parse(text: str, file: str = "<spec>") -> ast.Spec:
         raise ArchError("this is not a spec: the file contains NUL bytes (binary data?)",
                         Span(file, line, 1), hint="spec files are UTF-8 text",
                         source=text.replace("\x00", " "))
+    _check_limits(text, file)
     if not text.endswith("\n"):
         text_n = text + "\n"
     else:
@@ -52,6 +66,34 @@ def parse(text: str, file: str = "<spec>") -> ast.Spec:
             raise exc.orig_exc.with_source(text) from None
         raise
     return ast.Spec(tuple(_group_stages(statements, file)), file, text)
+
+
+def _check_limits(text: str, file: str) -> None:
+    """Refuse, before lark sees the text, numbers with more than :data:`MAX_DIGITS` digits and
+    brackets nested deeper than :data:`MAX_NESTING`: both would otherwise fail inside lark
+    (int conversion, recursion) as tracebacks, after the whole parse."""
+    for m in _LONG_NUMBER.finditer(text):
+        if "#" in text[text.rfind("\n", 0, m.start()) + 1: m.start()]:
+            continue   # in a comment (or after one on its line): not a number
+        line = text.count("\n", 0, m.start()) + 1
+        col = m.start() - text.rfind("\n", 0, m.start())
+        raise ArchError(f"number too large: {len(m[0]):,} digits", Span(file, line, col, line,
+                        col + min(len(m[0]), 40)), hint=f"numbers in a spec have at most "
+                        f"{MAX_DIGITS} digits", source=text)
+    depth, line = 0, 1
+    for m in _BRACKETS.finditer(text):
+        ch = m[0]
+        if ch == "\n":
+            line += 1
+        elif ch == "[":
+            depth += 1
+            if depth > MAX_NESTING:
+                col = m.start() - text.rfind("\n", 0, m.start())
+                raise ArchError(f"brackets nested more than {MAX_NESTING} deep", Span(
+                    file, line, col, line, col + 1), hint="no network nests blocks that deeply; "
+                    "name an inner block with 'block NAME = [...]'", source=text)
+        elif ch == "]":
+            depth = max(0, depth - 1)
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
@@ -332,6 +374,9 @@ def _number(tok: Token, file: str) -> ast.Num:
         value = float(text)
         if value != value or value in (float("inf"), float("-inf")):
             raise ArchError(f"{text} is not a finite number", span)
+    if value > MAX_NUMBER:   # 1e30: few digits, but no count is that large
+        raise ArchError(f"number too large: {text}", span,
+                        hint=f"numbers in a spec are below 10^{MAX_DIGITS}")
     return ast.Num(value, text, span)
 
 
