@@ -18,6 +18,7 @@ from archdsl.lang import syntax as ast
 from archdsl.errors import COMMAND_LINE, ArchError, Span, collect
 from archdsl.ir.limits import Limits, check_depth, check_graph
 from archdsl.ir.graph import Graph, Stage, dims_text
+from archdsl.ir.names import check_network_name, stage_name_error
 from archdsl.builder.layer import Layer
 from archdsl.lang.syntax import atom_text
 from archdsl.builder.place import State, place
@@ -150,6 +151,11 @@ class _Builder:
         if overrides and alias is None:
             name = fam.member_name(name, params, defaults, aliases)
         classes = params.get("classes")
+        # the name becomes build/<name> and a class name: a file stem '..' or a name made
+        # from -D values must not reach the file system unchecked
+        decl = next((st.span for st in spec.statements if isinstance(st, ast.Network)), None)
+        check_network_name(name, decl or Span(self.file, 1, 1),
+                           where="" if decl else "the network is named after its file, and ")
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 
     # ---- body ------------------------------------------------------------------------
@@ -241,6 +247,9 @@ class _Builder:
                 errors.append(ArchError(f"stage name '{sname}' must be an identifier "
                                         "(letters, digits, '_')", st.name.span,
                                         hint=f"e.g. '{''.join(c if c.isalnum() else '_' for c in sname)}'"))
+            elif stage_name_error(sname):   # a stage is an attribute of model.py's nn.Module
+                errors.append(ArchError(stage_name_error(sname), st.name.span,
+                                        hint=f"rename the stage, e.g. '{sname.strip('_')}_stage'"))
         if sname in seen:
             errors.append(ArchError(f"stage '{sname}' appears twice", st.name.span if st.name else st.span,
                                     notes=(("first here", seen[sname]),),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from archdsl.train.errors import TrainError
 from archdsl.train.config import TrainConfig
 
 
@@ -46,6 +47,13 @@ def setup(cfg: TrainConfig) -> Runtime:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"device {name!r}: CUDA is not available here", "use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise TrainError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s)",
+                         "use --device cuda:0 … or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise TrainError("device 'mps': MPS is not available here", "use --device cpu or auto")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
     if device.type == "cuda":
