@@ -205,10 +205,15 @@ OPTIONS: dict[str, Option] = {
         help=f"most float32 activation memory at the batch size, e.g. 64GiB "
              f"(default {_D.max_activation_bytes // GIB} GiB)"),
         group=_LIMITS),
+    "max_spec_bytes": Option(("--max-spec-bytes",), dict(
+        type=memory_size, metavar="SIZE",
+        help=f"largest spec file read, e.g. 1MiB (default {_D.max_spec_bytes // 2**10} KiB; "
+             f"ir.yaml files: {_D.max_ir_bytes // 2**20} MiB)"),
+        group=_LIMITS),
 }
 
 #: The four resource budgets, which every command that builds a spec takes together.
-LIMITS = ("max_params", "max_depth", "max_repeat", "max_activation")
+LIMITS = ("max_params", "max_depth", "max_repeat", "max_activation", "max_spec_bytes")
 #: What every command that builds a spec takes: -D and the budgets.
 SPEC = ("define", *LIMITS)
 #: What a command may choose for itself; everything else comes from :data:`OPTIONS`.
@@ -249,4 +254,5 @@ def limits_from_args(args: argparse.Namespace, batch: int | None = None) -> Limi
                   max_depth=args.max_depth or d.max_depth,
                   max_repeat=args.max_repeat or d.max_repeat,
                   max_activation_bytes=args.max_activation or d.max_activation_bytes,
+                  max_spec_bytes=getattr(args, "max_spec_bytes", None) or d.max_spec_bytes,
                   batch=batch if batch is not None else getattr(args, "batch", None) or 1)
