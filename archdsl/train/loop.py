@@ -7,7 +7,9 @@ then stops with :class:`TrainError`, leaving the last good checkpoint in place).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from archdsl.atomic import write_text
+from archdsl.atomic import locked_dir, write_text
 from archdsl.ir.limits import Limits
 from archdsl.train import checkpoint as ckpt_io
 from archdsl.train.config import TrainConfig
@@ -94,6 +96,15 @@ def train(spec: str, data: str, cfg: TrainConfig, out: str | Path, *, params: di
     """
     params, out = dict(params or {}), Path(out)
     ckpt_path, text = out / "checkpoint.pt", spec_text(spec)
+    # rank 0 writes the run directory, and holds it: a second run into it is refused at once
+    # instead of interleaving metrics and overwriting the checkpoint
+    held = locked_dir(out, "train run") if int(os.environ.get("RANK", "0")) == 0 \
+        else contextlib.nullcontext()
+    with held:
+        return _train(spec, data, cfg, out, params, resume, on_step, quiet, limits, ckpt_path, text)
+
+
+def _train(spec, data, cfg, out, params, resume, on_step, quiet, limits, ckpt_path, text):
     if ckpt_path.exists() and not resume:
         raise TrainError(f"{out} already holds a run", hint="pass --resume, or choose another --out")
     if resume and not ckpt_path.exists():
