@@ -229,9 +229,14 @@ class _Builder:
         """Without an fc layer, the network's output itself must be the class scores (a
         C×1×1 map or C features, as after a 1×1 conv and a global pool)."""
         shape = state.shape
-        if shape[0] == classes and all(d == 1 for d in shape[1:]):
+        if shape == (classes,):
             return
         last = state.nodes[-1]
+        if shape[0] == classes and all(d == 1 for d in shape[1:]):   # logits must be flat
+            raise ArchError(f"the network ends in a {dims_text(shape)} map, not a vector of "
+                            f"{classes} class scores", last.span,
+                            hint="end with 'flatten': a loss takes N×classes logits, "
+                                 "not N×classes×1×1 maps")
         raise ArchError(f"the network ends in a {dims_text(shape)} "
                         f"{'map' if len(shape) == 3 else 'vector'}, not the {classes} class scores "
                         f"the spec declares", last.span,
@@ -269,6 +274,9 @@ class _Builder:
             hint = None
             if got[0] > want[0] and got[0] % want[0] == 0:
                 hint = f"downsample by {got[0] // want[0]}: add 'stride {got[0] // want[0]}' or a pooling layer"
+            elif got[0] > want[0] and -(-got[0] // -(-got[0] // want[0])) == want[0]:
+                s = -(-got[0] // want[0])   # 33→17: stride 2 rounds up
+                hint = f"add 'stride {s}' ({got[0]} / {s} rounds up to {want[0]}) or a pooling layer"
             elif got[0] < want[0]:
                 hint = "remove a downsampling layer, or correct the declared size"
             state.errors.append(ArchError(

@@ -44,10 +44,27 @@ _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stri
          "relu after add", "relu before add", "init"]
 
 
+# Which setting a ``with`` part sets, by its words: a line that sets one twice is refused.
+_SETS = {"shortcut": lambda w: w[0] == "shortcut",
+         "batchnorm": lambda w: w[-1] in ("batchnorm", "bn", "norm"),
+         "bias": lambda w: w[-1] == "bias", "stride_on": lambda w: w[:2] == ["stride", "on"],
+         "relu_after_add": lambda w: w[0] == "relu", "init": lambda w: w[0] == "init"}
+
+
 def apply(settings: Settings, line: ast.With) -> Settings:
-    """``settings`` updated by one ``with`` line; unknown or malformed settings are errors."""
+    """``settings`` updated by one ``with`` line; unknown or malformed settings are errors,
+    and so is a line that sets one setting twice (``shortcut A, shortcut B``: which one?)."""
+    first: dict[str, ast.Part] = {}
     for part in line.parts:
         settings = _apply_part(settings, part)
+        words = [a.text.lower() if isinstance(a, ast.Word) else "" for a in part.atoms]
+        for key in (k for k, sets in _SETS.items() if sets(words)):
+            if key in first:
+                text = " ".join(atom_text(a) for a in part.atoms)
+                raise ArchError(f"'{text}' sets the {key.replace('_', ' ')} setting again",
+                                part.span, notes=(("first set here", first[key].span),),
+                                hint="keep one of them")
+            first[key] = part
     return settings
 
 

@@ -86,7 +86,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         model, pipe = build(args.spec, state["params"], cfg, args.data, rt,
                             limits_from_args(args, batch=cfg.eval_batch_size))
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as e:   # wrong shapes or names
+            raise checkpoint.unusable(args.checkpoint, e) from None
+        warning = checkpoint.weights_warning(state)
+        if warning and rt.is_main:
+            import sys
+            print(warning, file=sys.stderr)
         res = evaluate(model, pipe, rt, ten_crop=cfg.ten_crop, batch_size=cfg.eval_batch_size,
                        autocast=lambda: autocast(cfg, rt.device))
     finally:

@@ -125,15 +125,18 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
     start = 0
     if resume:
         state = ckpt_io.load(ckpt_path, text, params)
-        if state["world"] != rt.world:
-            raise TrainError(f"{ckpt_path} was written by {state['world']} processes; "
+        if state.get("world") != rt.world:
+            raise TrainError(f"{ckpt_path} was written by {state.get('world')} processes; "
                              f"resume with the same number for an exact continuation")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        pipe.load_state_dict({**state["pipeline"], "aug_gen": state["aug_gens"][rt.rank]})
-        ckpt_io.set_rng_state(state["rng"])
-        torch.set_rng_state(state["torch_rngs"][rt.rank])
+        try:   # a tampered checkpoint (wrong shapes, missing states) is one line, not a traceback
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            pipe.load_state_dict({**state["pipeline"], "aug_gen": state["aug_gens"][rt.rank]})
+            ckpt_io.set_rng_state(state["rng"])
+            torch.set_rng_state(state["torch_rngs"][rt.rank])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise ckpt_io.unusable(ckpt_path, e) from None
         start = int(state["step"])
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
