@@ -51,6 +51,9 @@ _SETS = {"shortcut": lambda w: w[0] == "shortcut",
          "relu_after_add": lambda w: w[0] == "relu", "init": lambda w: w[0] == "init"}
 
 
+_LABELS = {"stride_on": "stride on", "relu_after_add": "relu placement (before/after add)"}
+
+
 def apply(settings: Settings, line: ast.With) -> Settings:
     """``settings`` updated by one ``with`` line; unknown or malformed settings are errors,
     and so is a line that sets one setting twice (``shortcut A, shortcut B``: which one?)."""
@@ -61,7 +64,7 @@ def apply(settings: Settings, line: ast.With) -> Settings:
         for key in (k for k, sets in _SETS.items() if sets(words)):
             if key in first:
                 text = " ".join(atom_text(a) for a in part.atoms)
-                raise ArchError(f"'{text}' sets the {key.replace('_', ' ')} setting again",
+                raise ArchError(f"'{text}' sets the {_LABELS.get(key, key)} setting again",
                                 part.span, notes=(("first set here", first[key].span),),
                                 hint="keep one of them")
             first[key] = part
