@@ -133,8 +133,8 @@ def locked_dir(directory: str | os.PathLike, what: str) -> Iterator[Path]:
     """
     from archdsl.errors import COMMAND_LINE, ArchError
     path = Path(directory)
-    created = not path.exists()
     try:
+        created = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDONLY)
     except OSError as e:
