@@ -67,12 +67,14 @@ class ArchError(Exception):
 class ArchErrors(ArchError):
     """Several independent errors found in one run; renders them all, in source order."""
 
-    def __init__(self, errors: list[ArchError]):
+    def __init__(self, errors: list[ArchError], stopped: bool = False):
         ordered = sorted(_distinct(errors),
                          key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
         first = ordered[0]
         super().__init__(first.message, first.span, first.hint, first.notes, first.source)
         self.errors = tuple(ordered)
+        #: whether checking stopped at :data:`MAX_ERRORS` (later errors were not looked for)
+        self.stopped = stopped
 
     def with_source(self, source: str) -> "ArchErrors":
         """Attach the source to every error, so each one prints its line and caret."""
@@ -92,12 +94,16 @@ class ArchErrors(ArchError):
             shown.append(e.render(split[id(e.source)]))
         n = len(self.errors)
         more = n - len(shown)
-        return "\n".join(shown) + (f"\n… and {more:,} more errors" if more else "") \
-            + (f"\n{n:,} errors" if n > 1 else "")
+        stop = f"; checking stopped after {n:,} errors: fix these first" if self.stopped else ""
+        return "\n".join(shown) + (f"\n… and {more:,} more errors{stop}" if more else "") \
+            + (f"\n{n:,} errors{'+' if self.stopped else ''}" if n > 1 else "")
 
 
 #: How many errors :class:`ArchErrors` prints; the rest are counted ("… and N more errors").
 MAX_SHOWN = 50
+#: After this many errors the builder stops looking for more (like a compiler's error limit):
+#: a generated spec with 16k bad rows is reported in a second, not after 16k suggestions.
+MAX_ERRORS = 1000
 
 
 def _source_lines(e: ArchError) -> list[str] | None:
@@ -136,10 +142,11 @@ def _distinct(errors: list[ArchError]) -> list[ArchError]:
     return out
 
 
-def collect(errors: list[ArchError]) -> None:
-    """Raise the collected errors (one, or several as :class:`ArchErrors`); do nothing if none."""
+def collect(errors: list[ArchError], stopped: bool = False) -> None:
+    """Raise the collected errors (one, or several as :class:`ArchErrors`; ``stopped``: the
+    search stopped at :data:`MAX_ERRORS`); do nothing if none."""
     errors = _distinct(errors)
-    if len(errors) == 1:
+    if len(errors) == 1 and not stopped:
         raise errors[0]
     if errors:
-        raise ArchErrors(errors)
+        raise ArchErrors(errors, stopped)

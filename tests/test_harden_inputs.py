@@ -246,3 +246,14 @@ def test_stride_is_inferred_with_ceil(size, declared):
     conv2 = [n for n in g.nodes if n.stage == "conv2" and len(n.shape) == 3]
     assert conv2[-1].shape[1:] == (declared, declared)
     assert conv2[0].get("stride") == (2, 2)
+
+
+def test_checking_stops_after_max_errors():
+    rows = "".join(f"3×3, 8, frobnicate{i}\n" for i in range(errmod.MAX_ERRORS + 5))
+    text = "network e\ninput 3×8×8\nclasses 4\nconv1 8×8:\n" + rows + "head: average pool, fc-4\n"
+    with pytest.raises(ArchErrors) as e:
+        archdsl.load(text)
+    assert e.value.stopped and len(e.value.errors) == errmod.MAX_ERRORS
+    out = e.value.render()
+    assert "checking stopped after 1,000 errors: fix these first" in out
+    assert out.endswith("1,000 errors+")

@@ -15,11 +15,12 @@ from archdsl.builder import expand
 from archdsl.builder import params as fam
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
-from archdsl.errors import COMMAND_LINE, ArchError, Span, collect
+from archdsl.errors import MAX_ERRORS, COMMAND_LINE, ArchError, Span, collect
 from archdsl.ir.limits import Limits, check_depth, check_graph
 from archdsl.ir.graph import Graph, Stage, dims_text
 from archdsl.ir.names import check_network_name, stage_name_error
 from archdsl.builder.layer import Layer
+from archdsl.lang.parser import paused_gc
 from archdsl.lang.syntax import atom_text
 from archdsl.builder.place import State, place
 from archdsl.builder.suggest import suggest
@@ -35,7 +36,8 @@ def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | 
     ``ArchErrors``) for anything wrong, located in the spec.
     """
     try:
-        return _Builder(spec, limits or Limits()).run(dict(overrides or {}), alias)
+        with paused_gc():   # the IR is acyclic: see paused_gc
+            return _Builder(spec, limits or Limits()).run(dict(overrides or {}), alias)
     except ArchError as e:
         raise e.with_source(spec.source)
 
@@ -164,6 +166,7 @@ class _Builder:
         errors: list[ArchError] = []
         resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer], str]] = []
         seen: dict[str, Span] = {}
+        stopped = False
         for i, st in enumerate(stages):
             sname = self._stage_name(st, i, len(stages), seen, errors)
             if st.size is not None and (len(st.size.values) != 2 or min(st.size.values) < 1):
@@ -173,6 +176,9 @@ class _Builder:
             s = settings
             layers: list[Layer] = []
             for item in st.body:
+                if len(errors) >= MAX_ERRORS:   # enough to fix first; stop looking
+                    stopped = True
+                    break
                 try:
                     if isinstance(item, ast.With):
                         s = cfg.apply(s, item)
@@ -181,7 +187,7 @@ class _Builder:
                 except ArchError as e:
                     errors.append(e)
             resolved.append((st, s, layers, sname))
-        collect(errors)
+        collect(errors, stopped)
         check_depth([(l.repeat * (len(l.entries) if l.kind == "block" else l.kind in ("conv", "fc")),
                       l.span) for _, _, ls, _ in resolved for l in ls], self.limits)
 
