@@ -163,3 +163,48 @@ def test_a_second_train_into_a_held_run_directory_is_refused(tmp_path):
         with pytest.raises(ArchError, match="in use by another archdsl train run"):
             train(SPEC, "digits", load_config("smoke", {"device": "cpu"}), out, quiet=True)
     assert list(out.iterdir()) == []   # the refused run wrote nothing
+
+
+# ---- check passing means torch accepts (the rules against the real thing) -----------------
+
+import archdsl  # noqa: E402
+from archdsl.lowering import create_model  # noqa: E402
+
+NET = "network t\ninput 3×16×16\nclasses 4\nconv1 16×16: 3×3, 8\n{row}\nhead: average pool, fc-4\n"
+
+
+def test_32_bit_window_rule_matches_torch():
+    x = torch.randn(1, 8, 16, 16)
+    with pytest.raises(RuntimeError):
+        torch.nn.MaxPool2d(3, stride=2 ** 31)(x)
+    with pytest.raises(ArchError, match="32-bit"):
+        archdsl.load(NET.format(row="pool: 3×3 max pool, stride 2147483648"))
+    torch.nn.MaxPool2d(3, stride=2 ** 31 - 1)(x)   # and the largest admitted value works in both
+    model = create_model(archdsl.load(NET.format(row="pool: 3×3 max pool, stride 2147483647")))
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 4)
+
+
+def test_a_map_head_is_refused_as_torch_losses_refuse_it():
+    with pytest.raises((RuntimeError, ValueError)):
+        torch.nn.functional.cross_entropy(torch.randn(2, 4, 1, 1), torch.tensor([0, 1]))
+    text = "network t\ninput 3×16×16\nclasses 4\nconv1 16×16: 3×3, 8\nhead: average pool, 1×1, 4"
+    with pytest.raises(ArchError, match="ends in a 4×1×1 map"):
+        archdsl.load(text + "\n")
+    model = create_model(archdsl.load(text + ", flatten\n"))
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 4)
+
+
+def test_a_pool_window_wider_than_its_input_is_refused_as_torch_refuses_it():
+    with pytest.raises(RuntimeError):
+        torch.nn.MaxPool2d(32, stride=32)(torch.randn(1, 8, 16, 16))
+    with pytest.raises(ArchError, match="larger than its 16-pixel input"):
+        archdsl.load(NET.format(row="pool: 32×32 max pool"))
+    model = create_model(archdsl.load(NET.format(row="pool: 16×16 max pool")))   # fits exactly
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 4)
+
+
+def test_lrn_up_to_its_channel_count_builds_and_runs():
+    with pytest.raises(ArchError, match="LRN size 9 is larger than its 8 input channels"):
+        archdsl.load(NET.format(row="n: lrn(size=9)"))
+    model = create_model(archdsl.load(NET.format(row="n: lrn(size=8)")))
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 4)
