@@ -79,7 +79,9 @@ def _row_error(row: Any) -> str | None:
     step = row.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         return f"'step' must be a whole number, not {step!r:.40}"
-    fields = ROW_FIELDS.get(row.get("kind"))
+    if "kind" not in row:   # a row of another kind of event: kept, never plotted
+        return None
+    fields = ROW_FIELDS.get(row["kind"])
     if fields is None:
         return f"'kind' must be one of {', '.join(ROW_FIELDS)}, not {row.get('kind')!r:.40}"
     missing = [k for k in fields if not number(row.get(k))]
