@@ -208,3 +208,18 @@ def test_lrn_up_to_its_channel_count_builds_and_runs():
         archdsl.load(NET.format(row="n: lrn(size=9)"))
     model = create_model(archdsl.load(NET.format(row="n: lrn(size=8)")))
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 4)
+
+
+def test_recipe_aliases_are_refused(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("a: &a [*a]\n")
+    with pytest.raises(TrainError, match="aliases") as e:
+        load_config(str(recipe))
+    assert e.value.span.line == 1
+
+
+@pytest.mark.parametrize("text", ["３x32x32", "3x" + "9" * 5000 + "x3", "3x0x3"])
+def test_input_sizes_are_bounded_ascii(text):
+    from archdsl.cli.options import parse_input
+    with pytest.raises(ArchError, match="bad input size"):
+        parse_input(text)

@@ -78,8 +78,9 @@ def parse_input(text: str) -> tuple[int, ...]:
     """``"3x224x224"`` (or ``×``) -> (3, 224, 224); ``"224x224"`` and ``"224"`` leave the
     channels (and the width) to :func:`input_shape`. Raises ArchError on anything else."""
     parts = re.split(r"[x×X,]", text.strip())
-    if not all(p.isdigit() and int(p) > 0 for p in parts) or not 1 <= len(parts) <= 3:
-        raise ArchError(f"bad input size {text!r}", COMMAND_LINE,
+    if not all(re.fullmatch(r"[0-9]{1,%d}" % MAX_DIGITS, p) and int(p) > 0 for p in parts) \
+            or not 1 <= len(parts) <= 3:   # ASCII digits, bounded: '３' and 5,000 digits refused
+        raise ArchError(f"bad input size {text[:60]!r}", COMMAND_LINE,
                         hint="write it as CxHxW, e.g. 3x224x224")
     return tuple(int(p) for p in parts)
 

@@ -194,6 +194,10 @@ def _settings(path: Path, text: str) -> dict[str, tuple[Any, Setting]]:
     with the safe constructor."""
     loader = yaml.SafeLoader(text)
     try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):   # before anything is composed
+            if isinstance(event, yaml.AliasEvent):   # recursive anchors, alias bombs
+                raise TrainError("YAML aliases ('*name') are not allowed in a recipe", None,
+                                 _mark_span(str(path), event.start_mark), text)
         node = loader.get_single_node()
         if node is not None and not isinstance(node, yaml.MappingNode):
             raise TrainError("a recipe must be a mapping of setting: value", None,
