@@ -8,6 +8,7 @@ their shapes, is :mod:`archdsl.builder.place`; this module reads the header and 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,11 @@ class _Builder:
                                     hint="add rows like 'conv1 112×112: 7×7, 64, stride 2'"))
         collect(errors)
 
+        # the name becomes build/<name> and a class name: a file stem '..' must not reach
+        # the file system (a `network` line and aliases are NAME tokens already)
+        decl = next((st.span for st in spec.statements if isinstance(st, ast.Network)), None)
+        check_network_name(name, decl or Span(self.file, 1, 1),
+                           where="" if decl else "the network is named after its file, and ")
         defaults = dict(params)
         if classes_decl is not None:
             params.setdefault("classes", classes_decl[0])
@@ -150,14 +156,9 @@ class _Builder:
         for k, v in overrides.items():
             params[k] = fam.check_classes(k, fam.check_override(k, v, params[k]),
                                           COMMAND_LINE)
-        if overrides and alias is None:
-            name = fam.member_name(name, params, defaults, aliases)
+        if overrides and alias is None:   # -D values join the name: -D d=3,-4 gives d3--4
+            name = re.sub(r"[-.]{2,}", "-", fam.member_name(name, params, defaults, aliases))
         classes = params.get("classes")
-        # the name becomes build/<name> and a class name: a file stem '..' or a name made
-        # from -D values must not reach the file system unchecked
-        decl = next((st.span for st in spec.statements if isinstance(st, ast.Network)), None)
-        check_network_name(name, decl or Span(self.file, 1, 1),
-                           where="" if decl else "the network is named after its file, and ")
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 
     # ---- body ------------------------------------------------------------------------

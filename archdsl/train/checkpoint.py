@@ -59,11 +59,16 @@ def save(path: str | Path, payload: dict[str, Any]) -> None:
 
 # What a checkpoint must hold, and of which type, before any field is used: a tampered file
 # (a missing or int spec_sha256, an empty model) is refused as one line, not a KeyError.
-_FIELDS = {"spec_sha256": str, "step": int, "model": dict, "config": dict, "params": dict}
+# The run fields are required when the checkpoint is used for a spec (eval, resume), and
+# type-checked whenever present.
+_FIELDS = {"step": int, "model": dict}
+_RUN_FIELDS = {"spec_sha256": str, "config": dict, "params": dict}
 
 
-def _shape_error(ckpt: dict) -> str | None:
-    for key, kind in _FIELDS.items():
+def _shape_error(ckpt: dict, for_spec: bool) -> str | None:
+    for key, kind in {**_FIELDS, **_RUN_FIELDS}.items():
+        if key not in ckpt and key in _RUN_FIELDS and not for_spec:
+            continue
         if not isinstance(ckpt.get(key), kind) or isinstance(ckpt.get(key), bool):
             return f"{key!r} is {type(ckpt.get(key)).__name__ if key in ckpt else 'missing'}, not {kind.__name__}"
     if not ckpt["model"] or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
@@ -103,7 +108,7 @@ def load(path: str | Path, spec_text: str | None = None, params: dict | None = N
         raise TrainError(f"{path}: not a loadable archdsl checkpoint ({e})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise TrainError(f"{path}: not an archdsl training checkpoint (format {FORMAT})")
-    why = _shape_error(ckpt)
+    why = _shape_error(ckpt, spec_text is not None)
     if why:
         raise TrainError(f"{path}: not a whole archdsl checkpoint: {why}",
                          hint="the file was edited or truncated; train again or use another checkpoint")
