@@ -7,7 +7,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken,
                              VisitError)
 
@@ -257,13 +257,26 @@ def _tok_span(file: str, tok: Token) -> Span:
     return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
 
-@v_args(meta=True)
 class _ToAst(Transformer):
-    """Builds AST nodes; checks only what is purely syntactic (stage header form)."""
+    """Builds AST nodes; checks only what is purely syntactic (stage header form).
+
+    Every rule method takes ``(meta, children)``, as under lark's ``v_args(meta=True)``."""
 
     def __init__(self, file: str):
-        super().__init__()
+        super().__init__(visit_tokens=False)   # no token callbacks: skip the lookup per token
         self.file = file
+
+    def _call_userfunc(self, tree, new_children=None):
+        # lark's version looks the method up and rebuilds its v_args wrapper
+        # (functools.update_wrapper) on every call: a third of a long spec's transform.
+        children = new_children if new_children is not None else tree.children
+        f = getattr(type(self), tree.data, None)
+        if f is None:
+            return self.__default__(tree.data, children, tree.meta)
+        try:
+            return f(self, tree.meta, children)
+        except Exception as e:   # as lark does: the caller unwraps an ArchError
+            raise VisitError(tree.data, tree, e) from e
 
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
