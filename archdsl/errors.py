@@ -104,6 +104,8 @@ MAX_SHOWN = 50
 #: After this many errors the builder stops looking for more (like a compiler's error limit):
 #: a generated spec with 16k bad rows is reported in a second, not after 16k suggestions.
 MAX_ERRORS = 1000
+#: Longest source line printed under an error; a longer one is cut around the caret.
+MAX_LINE = 160
 
 
 def _source_lines(e: ArchError) -> list[str] | None:
@@ -127,7 +129,14 @@ def _located(kind: str, message: str, span: Span | None, src_lines: list[str] | 
             width = 1
             if span.end_line == span.line and span.end_col and span.end_col > span.col:
                 width = span.end_col - span.col
-            out += f"\n  {text}\n  {' ' * (span.col - 1)}{'^' * max(1, width)}"
+            col = span.col - 1
+            if len(text) > MAX_LINE:   # a 100 KB line is shown as the part around the caret
+                start = max(0, col - MAX_LINE // 3)
+                end = start + MAX_LINE
+                text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+                col = col - start + (1 if start else 0)
+                width = min(width, MAX_LINE - (col - (1 if start else 0)))
+            out += f"\n  {text}\n  {' ' * col}{'^' * max(1, width)}"
     return out
 
 

@@ -257,3 +257,11 @@ def test_checking_stops_after_max_errors():
     out = e.value.render()
     assert "checking stopped after 1,000 errors: fix these first" in out
     assert out.endswith("1,000 errors+")
+
+
+def test_a_long_source_line_is_shown_around_the_caret():
+    line = "x" * 1000 + "BAD" + "y" * 1000
+    e = ArchError("bad", Span("f", 1, 1001, 1, 1004), source=line)
+    shown, caret = e.render().splitlines()[1:3]
+    assert len(shown) < 200 and shown.strip().startswith("…") and shown.endswith("…")
+    assert shown[caret.index("^"):caret.index("^") + 3] == "BAD" and caret.count("^") == 3
