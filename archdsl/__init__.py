@@ -4,13 +4,13 @@ PyTorch modules and a training harness.
 The front end (this package's top level) never imports torch; ``archdsl.lowering`` and
 ``archdsl.train`` do.
 """
-from archdsl.api import Architecture, find_spec, list_specs, load
+from archdsl.api import Architecture, draw, find_spec, list_specs, load
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node, Stage
 from archdsl.lang.parser import parse
 
 __all__ = ["load", "parse", "find_spec", "list_specs", "Architecture", "Graph", "Node", "Stage",
-           "ArchError", "Span", "count", "create_model"]
+           "ArchError", "Span", "count", "create_model", "draw"]
 __version__ = "0.1.0"
 
 

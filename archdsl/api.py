@@ -7,6 +7,7 @@ from typing import Any
 
 from archdsl.builder.build import build
 from archdsl.errors import COMMAND_LINE, ArchError, Span, split_lines
+from archdsl.ir import graph as graph_module
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
 from archdsl.lang.parser import parse
@@ -106,7 +107,8 @@ def load(spec: str | os.PathLike, alias: str | None = None, limits: Limits | Non
             raise ArchError("this is an IR file, already built: parameters and aliases "
                             f"({', '.join(sorted(params)) or alias}) cannot be applied",
                             Span(file, 1, 1), hint="load the .arch spec it was built from instead")
-        graph = graph_from_yaml(text, file)
+        from archdsl.builder.rebuild import rebuild_from_ir
+        graph = rebuild_from_ir(text) or graph_from_yaml(text, file)
         check_built(graph, limits or Limits())
         return graph
     if file is None:
@@ -125,3 +127,24 @@ def _source(spec, limits: Limits) -> tuple[str, str | None]:
         ir = str(spec).endswith((".yaml", ".yml"))
         return read_spec(spec, limits.max_ir_bytes if ir else limits.max_spec_bytes), str(spec)
     return str(spec), None
+
+
+def draw(graph_or_name: "Graph | str | os.PathLike | list", format: str = "svg",
+         by: str = "layer", convention: str = "fvcore", **params: Any) -> str:
+    """A picture of a network (or of a list of them, side by side): an SVG, or with
+    ``format="html"`` a self-contained HTML page whose boxes show their counts on hover.
+    Each item is a :class:`Graph` or anything :func:`load` takes (``params`` go to ``load``);
+    ``by`` is ``"layer"``, ``"block"`` or ``"stage"``. Torch-free."""
+    from archdsl.analysis.diagram_html import draw as _draw
+    items = graph_or_name if isinstance(graph_or_name, (list, tuple)) else [graph_or_name]
+    graphs = [g if isinstance(g, Graph) else load(g, **params) for g in items]
+    return _draw(graphs, format=format, by=by, convention=convention)
+
+
+def _graph_svg(graph: Graph) -> str:
+    """What a notebook shows for a Graph (``Graph._repr_svg_``): its picture."""
+    from archdsl.analysis.diagram import render_svg
+    return render_svg(graph)
+
+
+graph_module.DISPLAY["svg"] = _graph_svg

@@ -1,7 +1,14 @@
 """Lowered archdsl models vs hand-written PyTorch: training and inference throughput.
 
     python benchmarks/bench_lowering.py [--nets resnet18,resnet50,vgg16,resnet20]
+                                        [--variants eager,channels_last,compile]
                                         [--reps 7] [--threads 2] [--device cpu|cuda]
+
+Three contenders per network: ``create_model``'s module (torch.fx GraphModule), the
+standalone ``model.py`` that ``archdsl build`` writes (imported from a temporary file), and
+the reference. ``--variants``: ``eager`` (fp32, NCHW), ``channels_last`` (all three converted
+to NHWC, input too) and ``compile`` (all three through ``torch.compile``, compile time
+excluded: it runs in the warm-up rounds).
 
 Pairs: archdsl's ``create_model`` against torchvision's ResNet-18, ResNet-50 (v1.5),
 VGG-16, and against a hand-written standard CIFAR ResNet-20 (He et al. 2016, option-A
@@ -19,6 +26,8 @@ import argparse
 import gc
 import importlib
 import importlib.machinery
+import importlib.util
+import tempfile
 import os
 import statistics
 import sys
@@ -32,7 +41,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from archdsl import api  # noqa: E402
 from archdsl.lowering import create_model, load_torchvision_weights  # noqa: E402
+from archdsl.lowering.codegen import generate_source  # noqa: E402
 
 
 # ---- the references ---------------------------------------------------------------------
@@ -107,18 +118,38 @@ def _copy_in_order(dst: nn.Module, src: nn.Module) -> None:
     dst.load_state_dict(dict(zip(theirs, ours)))
 
 
-def _pair(net: str) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
-    """(archdsl model, reference model, input shape) with the same weights."""
+def _generated(ours: nn.Module, spec: str, params: dict, tmp: Path) -> nn.Module:
+    """The standalone model.py archdsl writes for ``spec``, imported, with ``ours``'s weights."""
+    source = generate_source(api.load(spec, **params))
+    path = tmp / f"gen_{spec.replace('-', '_').replace('.', '_')}.py"
+    path.write_text(source)
+    mod_spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    gen = module.build()
+    gen.load_state_dict(ours.state_dict())
+    return gen
+
+
+def _trio(net: str, tmp: Path) -> tuple[dict[str, nn.Module], tuple[int, ...]]:
+    """{archdsl, model.py, reference} with the same weights, and the input shape."""
     if net == "resnet20":
-        ours, ref = create_model("resnet-cifar", n=3), CifarResNet(3)
+        spec, params = "resnet-cifar", {"n": 3}
+        ours, ref = create_model(spec, **params), CifarResNet(3)
         _copy_in_order(ref, ours)
-        return ours, ref, (3, 32, 32)
-    spec, module, ctor = {"resnet18": ("resnet18", "resnet", "resnet18"),
-                          "resnet50": ("resnet50-v1.5", "resnet", "resnet50"),
-                          "vgg16": ("vgg16", "vgg", "vgg16")}[net]
-    ours, ref = create_model(spec), torchvision_model(module, ctor)
-    load_torchvision_weights(ours, ref.state_dict())
-    return ours, ref, (3, 224, 224)
+        shape = (3, 32, 32)
+    else:
+        spec, module, ctor = {"resnet18": ("resnet18", "resnet", "resnet18"),
+                              "resnet50": ("resnet50-v1.5", "resnet", "resnet50"),
+                              "vgg16": ("vgg16", "vgg", "vgg16"),
+                              "densenet121": ("densenet121", "densenet", "densenet121"),
+                              "mobilenet_v2": ("mobilenet-v2", "mobilenetv2", "mobilenet_v2"),
+                              }[net]
+        params = {}
+        ours, ref = create_model(spec), torchvision_model(module, ctor)
+        load_torchvision_weights(ours, ref.state_dict())
+        shape = (3, 224, 224)
+    return {"archdsl": ours, "model.py": _generated(ours, spec, params, tmp), "reference": ref}, shape
 
 
 # ---- timing ------------------------------------------------------------------------------
@@ -159,6 +190,19 @@ def bench(mode: str, models: dict[str, nn.Module], x: torch.Tensor, reps: int, w
     return times
 
 
+def _variant(variant: str, trio: dict[str, nn.Module], x: torch.Tensor,
+             backend: str) -> tuple[dict[str, nn.Module], torch.Tensor]:
+    """The three models (and input) as ``variant`` runs them."""
+    if variant == "eager":
+        return dict(trio), x
+    if variant == "channels_last":
+        return ({k: m.to(memory_format=torch.channels_last) for k, m in trio.items()},
+                x.contiguous(memory_format=torch.channels_last))
+    if variant == "compile":
+        return {k: torch.compile(m, backend=backend) for k, m in trio.items()}, x
+    raise SystemExit(f"unknown variant {variant!r} (eager, channels_last, compile)")
+
+
 def _stats(ts: list[float]) -> str:
     return f"{min(ts) * 1e3:8.1f} {statistics.median(ts) * 1e3:8.1f} {max(ts) * 1e3:8.1f}"
 
@@ -195,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nets", default="resnet18,resnet50,vgg16,resnet20")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--variants", default="eager,channels_last",
+                    help="comma list of eager, channels_last, compile (compile: minutes on CPU)")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (pinned)")
@@ -213,34 +259,41 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads, "
           f"{args.reps} reps + {args.warmup} warm-up, interleaved, order rotated each round; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print("ms per step: min / median / max; speed = reference / archdsl per round "
-          "(min / median / max)")
-    print(f"{'network':<9} {'mode':<5} {'batch':>5}  {'archdsl ms':>26}  {'reference ms':>26}  "
-          f"{'speed':>20}")
+    print("ms per step: min / median / max; speed = reference / contender per round "
+          "(min / median / max; > 1 = faster than the reference)")
+    print(f"{'network':<12} {'variant':<13} {'mode':<5} {'batch':>5}  {'contender':<9} "
+          f"{'ms':>26}  {'speed':>20}")
     worst = float("inf")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_lowering_"))
     for net in args.nets.split(","):
-        ours, ref, shape = _pair(net)
+        trio, shape = _trio(net, tmp)
         small = shape[1] <= 64
         batch = args.batch or ((256 if small else 64) if args.device == "cuda" else (32 if small else 2))
         x = torch.randn(batch, *shape, device=args.device)
-        ours, ref = ours.to(args.device), ref.to(args.device)
-        diff = _same_outputs(ours, ref, x)
-        if diff > 1e-3:
-            raise SystemExit(f"{net}: archdsl and the reference disagree (max |diff| {diff:.2e})")
-        for mode in ("train", "infer"):
-            gc.collect()
-            gc.disable()  # no collector pauses inside a timed step
-            try:
-                t = bench(mode, {"archdsl": ours, "reference": ref}, x, args.reps, args.warmup,
-                          args.device)
-            finally:
-                gc.enable()
-            ratios = [r / a for a, r in zip(t["archdsl"], t["reference"])]
-            med = statistics.median(ratios)
-            worst = min(worst, med)
-            print(f"{net:<9} {mode:<5} {batch:>5}  {_stats(t['archdsl'])}  {_stats(t['reference'])}  "
-                  f"{min(ratios):6.3f} {med:6.3f} {max(ratios):6.3f}", flush=True)
-        del ours, ref
+        trio = {k: m.to(args.device) for k, m in trio.items()}
+        for k in ("archdsl", "model.py"):
+            diff = _same_outputs(trio[k], trio["reference"], x)
+            if diff > 1e-3:
+                raise SystemExit(f"{net}: {k} and the reference disagree (max |diff| {diff:.2e})")
+        for variant in args.variants.split(","):
+            models, xv = _variant(variant, trio, x, args.compile_backend)
+            for mode in ("train", "infer"):
+                gc.collect()
+                gc.disable()  # no collector pauses inside a timed step
+                try:
+                    t = bench(mode, models, xv, args.reps, args.warmup, args.device)
+                finally:
+                    gc.enable()
+                print(f"{net:<12} {variant:<13} {mode:<5} {batch:>5}  {'reference':<9} "
+                      f"{_stats(t['reference'])}", flush=True)
+                for k in ("archdsl", "model.py"):
+                    ratios = [r / a for a, r in zip(t[k], t["reference"])]
+                    med = statistics.median(ratios)
+                    worst = min(worst, med)
+                    print(f"{'':<12} {'':<13} {'':<5} {'':>5}  {k:<9} {_stats(t[k])}  "
+                          f"{min(ratios):6.3f} {med:6.3f} {max(ratios):6.3f}", flush=True)
+            del models
+        del trio
     print(f"lowest median speed: {worst:.3f}; load average now {os.getloadavg()[0]:.1f}")
     if not args.no_compile_check:
         print("\n".join(_check_compile_and_export(args.device, args.compile_backend)))

@@ -14,6 +14,7 @@ EXPECTED = {
     "build": {*SPEC, "batch", "out"}, "report": {*SPEC, "input", "batch", "format"},
     "train": {*SPEC, "input", "batch", "out"}, "eval": {*SPEC, "batch", "format"},
     "bench": {*SPEC, "input", "batch", "format"},
+    "draw": {*SPEC, "batch", "out", "format"},
 }
 # Old spellings, kept so existing scripts run, but not shown in --help.
 HIDDEN = {"--input-size": "input", "--batch-size": "batch", "--json": "format"}

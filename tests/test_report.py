@@ -71,7 +71,9 @@ def test_human():
 def test_define_values_are_parsed_not_evaluated():
     assert options.parse_define("n=9") == ("n", 9)
     assert options.parse_define("depths=3,4,6,3") == ("depths", (3, 4, 6, 3))
-    for bad in ("n=9+1", "n=__import__('os')", "n=", "9=9", "n", "n=1.5", "n=a,b"):
+    assert options.parse_define("alpha=0.75") == ("alpha", 0.75)   # MobileNet's -D alpha
+    for bad in ("n=9+1", "n=__import__('os')", "n=", "9=9", "n", "n=1.5.1", "n=a,b", "n=nan",
+                "n=inf", "n=0x10"):
         with pytest.raises(ArchError):
             options.parse_define(bad)
 

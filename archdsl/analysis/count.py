@@ -26,13 +26,13 @@ figures are multiplied by ``batch``; params are not.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from math import floor
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node, Shape, dims_text
-from archdsl.ir.ops import OPS, ShapeError, infer_shape
+from archdsl.ir.ops import OPS, ZERO, CountRule, OpSpec, ShapeError, infer_shape
 
 CONVENTIONS: dict[str, str] = {
     "paper": "paper FLOPs = conv+fc multiply-adds (as the ResNet/VGG papers and torchvision)",
@@ -48,13 +48,13 @@ COLUMNS = ("bn", "lrn", "relu", "pool", "add", "softmax")
 holds every activation, ``add`` every elementwise arithmetic op)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One line of a report: a node, or the roll-up of a block, a stage or the network.
 
     ``macs`` are conv/fc multiply-adds and ``flops`` = 2×macs; the elementwise columns use
     the ``full`` rules; ``cost`` is the figure under the report's convention. All but
-    ``params`` already include the batch.
+    ``params`` already include the batch. (A named tuple rather than a dataclass: a report
+    makes one per node, and tuples are the cheapest immutable records Python builds.)
     """
     name: str
     op: str
@@ -75,10 +75,9 @@ class Row:
     @property
     def elementwise(self) -> int:
         """Sum of the elementwise columns."""
-        return sum(getattr(self, c) for c in COLUMNS)
+        return self[8] + self[9] + self[10] + self[11] + self[12] + self[13]
 
 
-_SUMMED = ("params", "macs", "flops", *COLUMNS, "cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +87,32 @@ class Counts:
     ``layers`` has one row per IR node in execution order; ``blocks`` one per residual block,
     or per stage for the nodes that sit directly in a stage (``conv1``, the head); ``stages``
     one per stage; ``total`` the whole network. Group rows carry their last node's shape.
+    ``blocks`` and ``stages`` are summed from ``layers`` when first asked for (most callers
+    want the total or one level only), then kept.
     """
     network: str
     convention: str
     input_shape: Shape
     batch: int
     layers: tuple[Row, ...]
-    blocks: tuple[Row, ...]
-    stages: tuple[Row, ...]
     total: Row
+    _levels: dict[str, tuple[Row, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def blocks(self) -> tuple[Row, ...]:
+        """One row per block (or per stage, for nodes outside blocks)."""
+        rows = self._levels.get("block")
+        if rows is None:
+            rows = self._levels["block"] = _rollup(self.layers, 3, "block")
+        return rows
+
+    @property
+    def stages(self) -> tuple[Row, ...]:
+        """One row per stage."""
+        rows = self._levels.get("stage")
+        if rows is None:
+            rows = self._levels["stage"] = _rollup(self.layers, 2, "stage")
+        return rows
 
     @property
     def description(self) -> str:
@@ -124,7 +140,7 @@ class Counts:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: metadata, total, and stage, block and layer rows."""
         def row(r: Row) -> dict[str, Any]:
-            d = asdict(r)
+            d = r._asdict()
             d["shape"] = list(r.shape)
             d["elementwise"] = r.elementwise
             return d
@@ -149,11 +165,10 @@ def count(graph: Graph, input: Shape | None = None, batch: int = 1,
     if batch < 1:
         raise ArchError(f"batch must be at least 1, not {batch}")
     shapes = reinfer(graph, input) if input is not None else graph.shapes
-    layers = tuple(_row(n, shapes, batch, convention) for n in graph.nodes)
-    blocks = _rollup(layers, lambda r: r.block or r.stage, "block")
-    stages = _rollup(layers, lambda r: r.stage, "stage")
-    total = _sum_rows(graph.name, "total", None, None, layers[-1].shape, layers)
-    return Counts(graph.name, convention, shapes["input"], batch, layers, blocks, stages, total)
+    layers = _layer_rows(graph, shapes, batch, convention)
+    sums = [sum(column) for column in list(zip(*layers))[5:]]
+    total = Row(graph.name, "total", None, None, layers[-1].shape, *sums)
+    return Counts(graph.name, convention, shapes["input"], batch, layers, total)
 
 
 def reinfer(graph: Graph, input: Shape) -> dict[str, Shape]:
@@ -198,39 +213,90 @@ def _fc_error(graph: Graph, fc: Node, got: int, shapes: dict[str, Shape]) -> Arc
         source=graph.source or None)
 
 
-def _row(n: Node, shapes: dict[str, Shape], batch: int, convention: str) -> Row:
-    a = dict(n.attrs)
-    ins = [shapes[i] for i in n.inputs]
-    out = shapes[n.name]
-    spec = OPS[n.op]
-    macs = spec.macs(a, ins, out) * batch
-    elementwise = spec.flops(a, ins, out) * batch
-    cols = {spec.column: elementwise} if spec.column else {}
-    if convention == "paper":
-        cost = macs
-    elif convention == "fvcore":
-        cost = macs + spec.fvcore(a, ins, out) * batch
-    else:
-        cost = 2 * macs + elementwise
-    return Row(n.name, n.op, n.stage, n.block, out, spec.params(a, ins, out), macs, 2 * macs,
-               cost=cost, **cols)
+class _Rules(NamedTuple):
+    """An op's counting rules, with the ones that always give 0 left out (None)."""
+    defaults: dict[str, Any] | None
+    params: CountRule | None
+    macs: CountRule | None
+    flops: CountRule | None
+    column: int
+    fvcore: CountRule | None
 
 
-def _sum_rows(name: str, op: str, stage: str | None, block: str | None, shape: Shape,
-              rows: list[Row] | tuple[Row, ...]) -> Row:
-    sums = {f: sum(getattr(r, f) for r in rows) for f in _SUMMED}
-    return Row(name, op, stage, block, shape, **sums)
+def _rules(spec: OpSpec) -> _Rules:
+    def used(rule: CountRule) -> CountRule | None:
+        return None if rule is ZERO else rule
+    defaults = {k: d for k, (_, d) in spec.optional.items()} or None
+    column = COLUMNS.index(spec.column) if spec.column else -1
+    return _Rules(defaults, used(spec.params_rule), used(spec.macs_rule),
+                  used(spec.flops_rule) if spec.column else None, column, used(spec.fvcore_rule))
 
 
-def _rollup(layers: tuple[Row, ...], key: Callable[[Row], str], op: str) -> tuple[Row, ...]:
-    """Group consecutive-or-not rows by ``key`` (first-appearance order) and sum them."""
-    groups: dict[str, list[Row]] = {}
-    for r in layers:
-        groups.setdefault(key(r), []).append(r)
+_RULES: dict[str, _Rules] = {name: _rules(spec) for name, spec in OPS.items()}
+"""Per op, what :func:`_layer_rows` calls: the op table's rules, read once at import."""
+
+
+_PLANS: dict[int, tuple[Graph, list[tuple]]] = {}
+_PLANS_KEPT = 16
+
+
+def _plan(graph: Graph) -> list[tuple]:
+    """Per node: its rules, its attributes with the op's defaults filled in, and its input
+    names — the static part of counting, derived once per graph (graphs are frozen) and kept
+    for the last few graphs counted, so that counting at several sizes, batches or conventions
+    does not redo it. Keyed by identity; the entry holds the graph, so the id stays its own."""
+    hit = _PLANS.get(id(graph))
+    if hit is not None and hit[0] is graph:
+        return hit[1]
+    plan = []
+    for n in graph.nodes:
+        r = _RULES[n.op]
+        a = {**r.defaults, **dict(n.attrs)} if r.defaults else dict(n.attrs)
+        plan.append((r, a, n.inputs, n))
+    if len(_PLANS) >= _PLANS_KEPT:
+        _PLANS.pop(next(iter(_PLANS), None), None)
+    _PLANS[id(graph)] = (graph, plan)
+    return plan
+
+
+def _layer_rows(graph: Graph, shapes: dict[str, Shape], batch: int,
+                convention: str) -> tuple[Row, ...]:
+    """One Row per node: params, macs, flops, the six elementwise columns and the cost, batch
+    included. This loop is the whole cost of :func:`count`, so rules that always give 0 are
+    skipped, the static part of each node comes from :func:`_plan`, and rows are made as the
+    plain tuples they are."""
+    rows = []
+    append, new = rows.append, tuple.__new__
+    paper, fvcore = convention == "paper", convention == "fvcore"
+    for r, a, inputs, n in _plan(graph):
+        ins = [shapes[i] for i in inputs]
+        out = shapes[n.name]
+        macs = r.macs(a, ins, out) * batch if r.macs else 0
+        cols = [0, 0, 0, 0, 0, 0]
+        elementwise = 0
+        if r.flops:
+            cols[r.column] = elementwise = r.flops(a, ins, out) * batch
+        if paper:
+            cost = macs
+        elif fvcore:
+            cost = macs + r.fvcore(a, ins, out) * batch if r.fvcore else macs
+        else:
+            cost = 2 * macs + elementwise
+        append(new(Row, (n.name, n.op, n.stage, n.block, out,
+                         r.params(a, ins, out) if r.params else 0, macs, 2 * macs, *cols, cost)))
+    return tuple(rows)
+
+
+def _rollup(layers: tuple[Row, ...], key: int, op: str) -> tuple[Row, ...]:
+    """Group rows by field ``key`` (3: block, falling back to the stage; 2: stage), in
+    first-appearance order, and sum their values column by column."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(layers):
+        groups.setdefault(r[key] or r[2], []).append(i)
     out = []
-    for name, rows in groups.items():
-        block = name if op == "block" and rows[0].block == name else None
-        out.append(_sum_rows(name, op, rows[0].stage, block, rows[-1].shape, rows))
+    for name, idx in groups.items():
+        first, last = layers[idx[0]], layers[idx[-1]]
+        block = name if op == "block" and first.block == name else None
+        sums = map(sum, zip(*[layers[i][5:] for i in idx]))
+        out.append(Row(name, op, first.stage, block, last.shape, *sums))
     return tuple(out)
-
-

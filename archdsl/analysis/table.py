@@ -209,3 +209,20 @@ def _tex(s: str) -> str:
 
 
 _UNSUP = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+# ---- the table's cells, for diagrams ----------------------------------------------------
+def stage_rows(g: Graph) -> list[list[tuple[str, list[ast.Part]]]]:
+    """Per stage of ``g``'s spec (in order): its rows as the table prints them in that stage's
+    cell, each ``(prefix, parts)``: the prefix is ``"with "`` for a settings row, else empty;
+    parameters are substituted and block calls expanded to brackets (the parts keep their
+    spans). :mod:`archdsl.analysis.notation` labels diagram boxes with them."""
+    if not g.source.strip():
+        raise ArchError(f"network '{g.name}' carries no spec text to tabulate",
+                        Span(g.file, 1, 1), hint="load it from its .arch spec")
+    spec = parse(g.source, g.file)
+    env = dict(g.params)
+    blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
+    return [[("with " if isinstance(item, ast.With) else "",
+              [_expand_part(p, env, blocks) for p in item.parts]) for item in st.body]
+            for st in spec.statements if isinstance(st, ast.Stage)]

@@ -43,11 +43,15 @@ Fields of a :class:`BlockKind`:
 ``post``
     Steps after the merge. Under ``with relu before add``, or when nothing is merged, they end
     each branch instead, named and located like its last entry (``relu3``).
+``stem``, ``stem_name``, ``branch_names``, ``stride_on`` (#13c)
+    The steps of the layer's ``entries``, placed in sequence under ``stem_name`` (a fire's
+    squeeze) before its ``branches``; the branches' names (``expand1x1``; else ``branch1`` …);
+    the kernel of the entry that takes the stride whatever ``with stride on`` says (None: it).
 
-Several branches (not written by today's syntax) are named ``branch1.conv1`` …; one branch's
-nodes sit directly under the block (``conv2_x.0.conv1``). The settings read here: ``batchnorm``
-(the bn steps), ``shortcut`` (by-option shortcuts), ``relu after/before add`` (where ``post``
-goes) and ``stride on K×K`` (which entry of each branch takes the block's stride).
+Several branches (a fire's two expand convs) are named ``branch1.conv1`` … or by
+``branch_names``; one branch's nodes sit directly under the block (``conv2_x.0.conv1``). The
+settings read here: ``batchnorm`` (the bn steps), ``shortcut`` (by-option shortcuts), ``relu
+after/before add`` (where ``post`` goes) and ``stride on K×K`` (which entry takes the stride).
 """
 from __future__ import annotations
 
@@ -60,6 +64,7 @@ from archdsl.builder import settings as cfg
 from archdsl.builder.layer import Layer
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Node
+from archdsl.ir.ops import OPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,10 @@ class BlockKind:
     merge: str | None = None
     shortcut_first: bool = False
     post: tuple[str, ...] = ()
+    stem: tuple[str, ...] | None = None
+    stem_name: str = "stem"
+    branch_names: tuple[str, ...] = ()
+    stride_on: int | None = None
 
 
 # ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
@@ -101,6 +110,13 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
     BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
               shortcut=BY_OPTION, merge="add", post=("relu",)),
+    # -- fire / mobile (#13c), spec words in builder/mobile.py. SqueezeNet (Sec. 3.2): squeeze
+    # 1×1, then expand 1×1 and 3×3 side by side, concatenated. MobileNet v2 (Table 1): 1×1
+    # expand, 3×3 dw (strided), ReLU6, linear 1×1; the input added only if the shape is kept.
+    BlockKind("fire", stem=("conv", "bn", "relu"), stem_name="squeeze",
+              branch_names=("expand1x1", "expand3x3"), merge="concat"),
+    BlockKind("inverted_residual", entry=("conv", "bn", "relu6"), last=("conv", "bn"),
+              shortcut=Shortcut("identity", None), merge="add", stride_on=3),
 )})
 
 
@@ -154,11 +170,18 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
     """Branches, shortcut, merge and post of ``kind`` after ``block_in``; the output."""
     before = not b.s.relu_after_add        # post ends each branch rather than the block
     paths = [None] if kind.fixed else (b.layer.branches or [b.layer.entries])
+    split = block_in                       # where the branches start
+    if kind.stem is not None and b.layer.branches:
+        for i, entry in enumerate(b.layer.entries, 1):
+            split = _steps(kind.stem, split, i, entry, stride if i == 1 else 1,
+                           f"{prefix}{kind.stem_name}.", b)
+        stride = 1
     outs = []
     for j, entries in enumerate(paths, 1):
-        p = prefix + (f"branch{j}." if len(paths) > 1 else "")
-        out = _fixed(kind.fixed, block_in, p, b) if entries is None \
-            else _branch(kind, entries, block_in, stride, p, b)
+        name = kind.branch_names[j - 1] if j <= len(kind.branch_names) else f"branch{j}"
+        p = prefix + (f"{name}." if len(paths) > 1 else "")
+        out = _fixed(kind.fixed, split, p, b) if entries is None \
+            else _branch(kind, entries, split, stride, p, b)
         outs.append(_post(kind, out, entries, p, b) if before else out)
     short = _shortcut(kind, block_in, outs[0], stride, prefix, b)
     inputs = [o for o, _ in outs] + ([] if short is None else [short])
@@ -174,7 +197,8 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
 def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, prefix: str,
             b: _Block) -> Out:
     """One branch of spec entries: each entry's steps (the last entry's own), then a gate."""
-    target = _stride_target(entries, b.s)
+    target = _stride_target(entries, b.s if kind.stride_on is None
+                            else cfg.Settings(stride_on=kind.stride_on))
     out, k = block_in, len(entries)
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
@@ -210,7 +234,8 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
         else:
             unit = expand.Unit(op, _step_attrs(op), b.layer.span if entry is None else entry.span,
                                op)
-        out = _unit(b, unit, f"{prefix}{op}{'' if i is None else i}", "main", (out[0],), out)
+        base = OPS[op].base      # relu6 is named like a relu (relu1)
+        out = _unit(b, unit, f"{prefix}{base}{'' if i is None else i}", "main", (out[0],), out)
     return out
 
 

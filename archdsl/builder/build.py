@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from archdsl.builder import expand
+from archdsl.builder import expand, mobile
 from archdsl.builder import params as fam
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
@@ -60,6 +60,7 @@ class _Builder:
         aliases: dict[str, ast.Alias] = {}
         blocks: dict[str, ast.BlockDef] = {}
         settings = cfg.Settings()
+        withs: list[ast.With] = []
         stages = [st for st in spec.statements if isinstance(st, ast.Stage)]
         once: dict[type, Span] = {}   # network, input and classes may each appear once
         for st in spec.statements:
@@ -105,6 +106,7 @@ class _Builder:
                     blocks[st.name] = st
                 elif isinstance(st, ast.With):
                     settings = cfg.apply(settings, st)
+                    withs.append(st)
             except ArchError as e:
                 errors.append(e)
         for a in aliases.values():
@@ -159,6 +161,10 @@ class _Builder:
         if overrides and alias is None:   # -D values join the name: -D d=3,-4 gives d3--4
             name = re.sub(r"[-.]{2,}", "-", fam.member_name(name, params, defaults, aliases))
         classes = params.get("classes")
+        # Again, now that -D is known: a setting may name a parameter (width multiplier alpha).
+        settings = cfg.Settings()
+        for st in withs:
+            settings = cfg.apply(settings, st, params)
         return self._layers(name, input_dims, classes, classes_decl, params, blocks, settings, stages)
 
     # ---- body ------------------------------------------------------------------------
@@ -182,14 +188,15 @@ class _Builder:
                     break
                 try:
                     if isinstance(item, ast.With):
-                        s = cfg.apply(s, item)
-                    else:
-                        layers.extend(resolver.layers(item.parts))
+                        s = cfg.apply(s, item, params)
+                    else:   # the width multiplier scales each row's channels (builder/mobile.py)
+                        layers.extend(mobile.thin(resolver.layers(item.parts), s))
                 except ArchError as e:
                     errors.append(e)
             resolved.append((st, s, layers, sname))
         collect(errors, stopped)
-        check_depth([(l.repeat * (len(l.entries) if l.kind == "block" else l.kind in ("conv", "fc")),
+        check_depth([(l.repeat * (len(l.entries) + sum(map(len, l.branches)) if l.kind == "block"
+                               else l.kind in ("conv", "fc")),
                       l.span) for _, _, ls, _ in resolved for l in ls], self.limits)
 
         fcs = [l for _, _, ls, _ in resolved for l in ls if l.kind == "fc"]

@@ -35,14 +35,27 @@ def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | Non
     """A conv node's attributes before shapes are known: what the layer states, the rest by
     default (size-preserving padding, no groups, the settings' bias and init). ``stride``,
     when given, is the one placement decided (a block's strided conv, a projection)."""
-    conv = {"kernel": a["kernel"], "out_channels": a["out_channels"],
+    dilation = a.get("dilation", (1, 1))
+    conv = {"kernel": a["kernel"], "out_channels": a.get("out_channels"),
             "stride": stride if stride is not None else a.get("stride", (1, 1)),
-            "padding": a.get("padding", tuple(k // 2 for k in a["kernel"])),
+            # "same" padding; a dilated kernel spans d·(k−1)+1
+            "padding": a.get("padding", tuple(d * (k - 1) // 2 if d > 1 else k // 2
+                                              for k, d in zip(a["kernel"], dilation))),
             "groups": a.get("groups", 1), "bias": a.get("bias", s.conv_bias()),
             "bias_init": a.get("bias_init"), "init": s.init}
     if "depth" in a:
         conv["depth"] = a["depth"]   # AlexNet's 5×5×48: groups follow once the input is known
+    if dilation != (1, 1):
+        conv["dilation"] = dilation  # absent at its default, as the op table wants
+    for key in _PLACED:
+        if key in a:
+            conv[key] = a[key]
     return conv
+
+
+# Conv attributes settled once the input's channels are known (builder/mobile.placed_conv):
+# depthwise (dw), in (a k×k×in×out filter), expand (a bottleneck's t × in).
+_PLACED = ("depthwise", "in", "expand")
 
 
 def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
@@ -52,16 +65,21 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
         out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
         if s.batchnorm:
             out.append(Unit("bn", bn_attrs(), span, "bn"))
-        return out + [Unit("relu", {}, span, "relu")]
+        return out + [Unit(s.activation, {}, span, "relu")]   # 'with relu6' (MobileNet v2)
     if layer.kind == "fc":
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
               "bias_init": a.get("bias_init"), "init": init}
+        if "in" in a:   # 'fc / s1 1024×1000': checked once placed (builder/mobile.placed_in)
+            fc["in"] = a["in"]
         return [Unit("fc", fc, span, "fc")] + ([] if is_classifier else [Unit("relu", {}, span, "relu")])
     if layer.kind in ("maxpool", "avgpool"):
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
         if "padding" in a:
             pool["padding"] = a["padding"]
+        if a.get("ceil_mode"):   # torchvision's SqueezeNet: the last partial window is kept,
+            pool["ceil_mode"] = True            # unpadded unless the spec pads
+            pool.setdefault("padding", (0, 0))
         return [Unit(layer.kind, pool, span, "pool")]
     if layer.kind == "bn":
         return [Unit("bn", bn_attrs(), span, "bn")]

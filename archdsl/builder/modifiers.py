@@ -13,14 +13,14 @@ from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 
-MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no"}
+MODIFIERS = {"stride", "padding", "pad", "groups", "bias", "no", "dilation", "ceil"}
 # The attribute a modifier word sets, where the two differ.
 _ATTRIBUTE = {"pad": "padding", "no": "bias"}
 
 # The modifiers each layer kind takes; other kinds take none.
-_ALLOWED = {"conv": {"stride", "padding", "pad", "groups", "bias"},
-            "block": {"stride"}, "maxpool": {"stride", "padding", "pad"},
-            "avgpool": {"stride", "padding", "pad"}, "fc": {"bias"}}
+_ALLOWED = {"conv": {"stride", "padding", "pad", "groups", "bias", "dilation"},
+            "block": {"stride"}, "maxpool": {"stride", "padding", "pad", "ceil"},
+            "avgpool": {"stride", "padding", "pad", "ceil"}, "fc": {"bias"}}
 
 
 class Numbers(Protocol):
@@ -66,6 +66,12 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
         raise ArchError(f"'{key}' does not apply to {_kind_name(layer.kind)}", atoms[0].span,
                         hint=f"{_kind_name(layer.kind)} takes: {', '.join(sorted(allowed))}"
                         if allowed else f"{_kind_name(layer.kind)} takes no modifiers")
+    if key == "ceil":   # 'ceil mode': torch's ceil_mode=True (torchvision's SqueezeNet)
+        if lower_words(rest) != ["mode"] or len(rest) != 1:
+            raise ArchError(f"unexpected '{part_text(part)}'", part.span, hint="write 'ceil mode'")
+        layer.attrs["ceil_mode"] = True
+        layer.explicit.add("ceil")
+        return
     if key == "bias":
         layer.explicit.add("bias")
         layer.attrs["bias"] = True
@@ -133,4 +139,5 @@ def _kind_name(kind: str) -> str:
     return {"conv": "a convolution", "block": "a block", "maxpool": "max pooling",
             "avgpool": "average pooling", "fc": "an fc layer", "gap": "global average pooling",
             "lrn": "LRN", "dropout": "dropout", "softmax": "soft-max", "flatten": "flatten",
-            "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling"}.get(kind, kind)
+            "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling",
+            "relu6": "ReLU6"}.get(kind, kind)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archdsl.builder import blocks, expand
+from archdsl.builder import blocks, expand, mobile
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, collect
@@ -105,6 +105,10 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
                                               notes=u.notes))
                 return None
             a["groups"] = shape[0] // depth if len(shape) == 3 else 1
+        problem = mobile.placed_conv(a, a["in_channels"])   # dw, k×k×in×out, expansion
+        if problem is not None:   # reported; the conv is still placed, so later errors show
+            state.errors.append(ArchError(problem, u.error_at or u.span, notes=u.notes,
+                                          hint="the channels are set by the layer before it"))
         if rep > 0 and u.layer is not None and "stride" in u.layer.explicit:
             a["stride"] = (1, 1)   # a repeated layer downsamples once, in its first copy
     elif u.op == "bn":
@@ -118,6 +122,10 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
             inputs = (state.src,)
             shape = state.shape
         a["in_features"] = shape[0] if len(shape) == 1 else 0
+        problem = mobile.placed_in(a, a["in_features"])   # 'fc / s1 1024×1000'
+        if problem is not None and len(shape) == 1:
+            state.errors.append(ArchError(problem, u.span, hint="the fc's input is set by the "
+                                                                "layers before it"))
     elif u.op in ("maxpool", "avgpool") and "padding" not in a:
         a["padding"] = expand.pool_padding(shape, a["kernel"], a["stride"])
     try:

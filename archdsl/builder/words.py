@@ -19,11 +19,13 @@ from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
+from archdsl.builder import mobile, mobile_rows
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
               "adaptive average pool", "fc", "lrn", "dropout", "softmax", "soft-max", "flatten",
-              "relu", "bn", "batchnorm", "stride", "padding", "groups", "bias"]
+              "relu", "bn", "batchnorm", "stride", "padding", "groups", "bias",
+              "fire", "bottleneck", "dw"]
 
 _CONV_WORD = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)$")   # VGG's conv3-64, conv1-256, conv1x3-64
 _FC_WORD = re.compile(r"fc-?(\d+)$")                     # FC-4096, fc1000
@@ -108,7 +110,8 @@ class Resolver:
                 layer.repeat = self._repeat(part.repeat, env)
             out.append(layer)
         for layer in out:
-            if layer.kind == "conv" and "out_channels" not in layer.attrs:
+            if layer.kind == "conv" and "out_channels" not in layer.attrs \
+                    and not layer.attrs.get("depthwise"):   # dw: the input's channels
                 raise ArchError("convolution without a channel count", layer.span,
                                 hint="give the number of filters, e.g. '3×3, 64'")
         return out
@@ -144,6 +147,10 @@ class Resolver:
         vals = dims.values
         words = lower_words([a for a in rest if isinstance(a, ast.Word)])
         phrase = " ".join(words)
+        nums = [a for a in rest if not isinstance(a, ast.Word) or a.text.lower() != "conv"]
+        if layer := mobile.dims_conv(vals, phrase, part, [a for a in nums if not isinstance(
+                a, ast.Word)], self, env):   # 3×3 dw, k×k×in×out (builder/mobile.py)
+            return layer
         if len(vals) not in (2, 3):
             raise ArchError(f"a kernel size has two numbers (like 3×3), not {len(vals)}", dims.span)
         kernel = at_least_one("kernel size" if phrase in ("", "conv") else "window size",
@@ -152,7 +159,6 @@ class Resolver:
             layer = Layer("conv", {"kernel": kernel}, part.span)
             if len(vals) == 3:
                 layer.attrs["depth"] = vals[2]   # AlexNet's 5×5×48: groups follow from the input
-            nums = [a for a in rest if not isinstance(a, ast.Word) or a.text.lower() != "conv"]
             if nums:
                 layer.attrs["out_channels"] = self.count(nums[0], env, "channel count")
             return layer
@@ -174,6 +180,10 @@ class Resolver:
         span = part.span
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
+        # MobileNet v1's 'conv dw / s1 3×3×32 dw'; fire(…), bottleneck(…) (builder/mobile.py)
+        if layer := (mobile_rows.paper_row(self, [first, *rest], part, env)
+                     or mobile.block_word(self, phrase, part, env)):
+            return layer
         if rest and (_CONV_WORD.match(word) or _FC_WORD.match(word)):
             extra = " ".join(a.text if isinstance(a, ast.Word)
                              else part_text(ast.Part((a,), None, None, None, a.span)) for a in rest)

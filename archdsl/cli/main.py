@@ -78,6 +78,8 @@ def make_parser() -> argparse.ArgumentParser:
     add_table_parsers(sub)
     from archdsl.cli.train_cmd import register
     register(sub)
+    from archdsl.cli.draw_cmd import add_draw_parser
+    add_draw_parser(sub)
     return parser
 
 

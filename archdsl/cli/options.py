@@ -23,6 +23,9 @@ from archdsl.ir.limits import GIB, Limits
 # bound the spec parser puts on numbers (a 5,000-digit -D value would fail in int()).
 MAX_DIGITS = 18
 _INT = re.compile(r"[+-]?[0-9]{1,%d}" % MAX_DIGITS)
+# A decimal number: MobileNet's -D alpha=0.75 (whether a fraction is allowed where it is used
+# is the builder's to say, at that place in the spec).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = re.compile(r"([0-9]{1,%d}(?:\.[0-9]{1,%d})?)\s*([KMGT]i?B|B)?" % (MAX_DIGITS, MAX_DIGITS),
                    re.IGNORECASE)
@@ -32,17 +35,26 @@ _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 
 # ---- value parsers -------------------------------------------------------------------------
 
-def parse_value(text: str) -> int | tuple[int, ...]:
-    """``"9"`` -> 9, ``"3,4,6,3"`` -> (3, 4, 6, 3); anything else raises ArchError."""
+def parse_value(text: str) -> int | float | tuple[int | float, ...]:
+    """``"9"`` -> 9, ``"0.75"`` -> 0.75, ``"3,4,6,3"`` -> (3, 4, 6, 3); anything else raises
+    ArchError."""
     parts = [p.strip() for p in text.split(",")]
-    if not all(_INT.fullmatch(p) for p in parts):
-        long = any(re.fullmatch(r"[+-]?[0-9]+", p) for p in parts)
-        raise ArchError(f"bad value {text[:60]!r}{'…' if len(text) > 60 else ''}: "
-                        + (f"number too large (at most {MAX_DIGITS} digits)" if long else
-                           "expected an integer or a comma list of integers (ASCII digits)"),
-                        COMMAND_LINE, hint="for example -D n=9 or -D depths=3,4,6,3")
-    values = tuple(int(p) for p in parts)
+    if not all(_NUMBER.fullmatch(p) for p in parts):
+        raise ArchError(f"bad value {text[:60]!r}{'…' if len(text) > 60 else ''}: expected a "
+                        "number or a comma list of numbers (ASCII digits)", COMMAND_LINE,
+                        hint="for example -D n=9, -D alpha=0.75 or -D depths=3,4,6,3")
+    if any(_too_large(p) for p in parts):   # 5,000 digits, 1e400
+        raise ArchError(f"bad value {text[:60]!r}{'…' if len(text) > 60 else ''}: number too "
+                        f"large (at most {MAX_DIGITS} digits)", COMMAND_LINE,
+                        hint="for example -D n=9 or -D depths=3,4,6,3")
+    values = tuple(int(p) if _INT.fullmatch(p) else float(p) for p in parts)
     return values[0] if len(values) == 1 and "," not in text else values
+
+
+def _too_large(number: str) -> bool:
+    """Whether a matched number has over MAX_DIGITS integer digits or is 10^18 or more."""
+    whole = re.split(r"[.eE]", number.lstrip("+-"))[0].lstrip("0")
+    return len(whole) > MAX_DIGITS or not abs(float(number)) < 10 ** MAX_DIGITS
 
 
 def parse_define(text: str) -> tuple[str, int | tuple[int, ...]]:
@@ -190,8 +202,9 @@ OPTIONS: dict[str, Option] = {
     "format": Option(("-f", "--format"), dict(help="output format (default %(default)s)"),
                      aliases=((("--json",), dict(action="store_const", const="json")),)),
     "out": Option(("-o", "--out"), dict(
-        metavar="DIR", help="directory to write into (build: default build/<name>; "
-                            "train: the run directory, required)")),
+        metavar="PATH", help="where to write (build: a directory, default build/<name>; "
+                             "train: the run directory, required; draw: the .svg or .html file, "
+                             "default stdout)")),
     "max_params": Option(("--max-params",), dict(
         type=positive, metavar="N", help=f"most learnable parameters (default {_D.max_params:,})"),
         group=_LIMITS),

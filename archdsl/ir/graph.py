@@ -6,7 +6,7 @@ by counting, tables, formatting and lowering. Nothing here changes after constru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.ops import OPS, Shape, ShapeError, dims_text
@@ -71,6 +71,10 @@ class Stage:
     declared: tuple[int, int] | None
     nodes: tuple[str, ...]
     span: Span
+
+
+DISPLAY: dict[str, Callable[["Graph"], str]] = {}
+"""Notebook renderers of a Graph by kind (``"svg"``), registered by :mod:`archdsl.api`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,13 @@ class Graph:
             if k == key:
                 return v
         return default
+
+    def _repr_svg_(self) -> str | None:
+        """The network as a picture, so a notebook shows it (:func:`archdsl.draw`)."""
+        # The IR sits below analysis and must not import it: the picture comes from the hook
+        # that archdsl's API registers (importing any archdsl module runs archdsl/__init__).
+        render = DISPLAY.get("svg")
+        return render(self) if render else None
 
     def lint(self) -> None:
         """Check that the graph is well formed; raise :class:`ArchError` at the first fault.

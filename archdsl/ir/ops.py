@@ -104,6 +104,10 @@ def _zero(a: Attrs, ins: list[Shape], out: Shape) -> int:
     return 0
 
 
+ZERO: CountRule = _zero
+"""The rule of an op that costs nothing (counting skips it instead of calling it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpSpec:
     """Everything the front end knows about one op.

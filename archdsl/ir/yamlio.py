@@ -34,6 +34,7 @@ import yaml
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node, Stage
 from archdsl.ir.names import check_network_name, stage_name_error
+from archdsl.ir.yamlnodes import node_lines
 
 FORMAT, VERSION = "archdsl-ir", 1
 # The C loader when libyaml is present (~10× faster on a ResNet-152 IR); safe either way:
@@ -77,12 +78,18 @@ class _Flow(dict):
     """A mapping written on one line (node attributes)."""
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """libyaml's emitter when present (~4× faster, byte-identical output), else PyYAML's."""
 
 
 _Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping(
     "tag:yaml.org,2002:map", data.items(), flow_style=True))
+
+
+class _HeadDumper(yaml.SafeDumper):
+    """PyYAML's own emitter, for the few values around the node list: libyaml folds a
+    double-quoted scalar longer than the width (a spec source over ~1000 characters, e.g.
+    MobileNet v1's) at other spaces than PyYAML does, so it is not byte-identical there."""
 
 
 def graph_to_yaml(graph: Graph) -> str:
@@ -104,13 +111,34 @@ def graph_to_yaml(graph: Graph) -> str:
     for s in graph.stages:
         # the node list is implied by each node's stage (lint holds the two equal)
         stages.append({"name": s.name, "declared": _plain(s.declared), "span": span_to_str(s.span)})
-    doc = {"format": FORMAT, "version": VERSION, "name": graph.name, "file": graph.file,
-           "input_shape": list(graph.input_shape), "num_classes": graph.num_classes,
-           "params": {k: _plain(v) for k, v in graph.params},
-           "settings": {k: _plain(v) for k, v in graph.settings},
-           "stages": stages, "nodes": nodes, "source": graph.source}
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+    head = {"format": FORMAT, "version": VERSION, "name": graph.name, "file": graph.file,
+            "input_shape": list(graph.input_shape), "num_classes": graph.num_classes,
+            "params": {k: _plain(v) for k, v in graph.params},
+            "settings": {k: _plain(v) for k, v in graph.settings}, "stages": stages}
+    # The same text as one yaml.dump of the whole document, but the node list (nearly all of
+    # the file) is written by yamlnodes, which writes what PyYAML would, much faster: PyYAML
+    # writes the rest around an empty list, whose line is then replaced.
+    text = yaml.dump({**head, "nodes": [], "source": graph.source}, Dumper=_HeadDumper,
+                     sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
+    if not nodes:
+        return text
+    at = text.index(_EMPTY_NODES) + 1   # the first: only identifiers and numbers come before
+    return text[:at] + "nodes:\n" + node_lines(nodes, _dump) + text[at + len(_EMPTY_NODES) - 1:]
+
+
+_EMPTY_NODES = "\nnodes: []\n"
+
+
+def _dump(value: Any) -> str:
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
                      allow_unicode=True, width=1000)
+
+
+def load_yaml(text: str, file: str = "<ir>") -> Any:
+    """One YAML document with the safe loader (no tag constructs a Python object); aliases
+    are refused before anything is composed (:func:`_no_aliases`)."""
+    _no_aliases(text, file)
+    return yaml.load(text, Loader=_SAFE_LOADER)
 
 
 def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
@@ -121,8 +149,7 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
     """
     where = Span(file, 1, 1)
     try:
-        _no_aliases(text, file)
-        doc = yaml.load(text, Loader=_SAFE_LOADER)
+        doc = load_yaml(text, file)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         span = Span(file, mark.line + 1, mark.column + 1) if mark else where
