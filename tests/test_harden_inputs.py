@@ -41,10 +41,12 @@ def _cli(*argv: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("text,message", [
     ("３", "ASCII digits"), ("٣", "ASCII digits"), ("9" * 19, "number too large"),
-    ("9" * 5000, "number too large"), ("1," + "9" * 30, "number too large"), ("1e3", "integer")])
-def test_define_values_are_bounded_ascii_integers(text, message):
+    ("9" * 5000, "number too large"), ("1," + "9" * 30, "number too large"),
+    ("1e400", "number too large"), ("1e18", "number too large"), ("0.5x", "ASCII digits")])
+def test_define_values_are_bounded_ascii_numbers(text, message):
     with pytest.raises(ArchError, match=message):
         options.parse_value(text)
+    assert options.parse_value("0.75") == 0.75 and options.parse_value("9" * 18) == int("9" * 18)
 
 
 def test_define_given_twice_is_refused():

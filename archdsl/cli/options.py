@@ -53,6 +53,8 @@ def parse_value(text: str) -> int | float | tuple[int | float, ...]:
 
 def _too_large(number: str) -> bool:
     """Whether a matched number has over MAX_DIGITS integer digits or is 10^18 or more."""
+    if _INT.fullmatch(number):   # 18 digits at most: below 10^18 (float() would round up)
+        return False
     whole = re.split(r"[.eE]", number.lstrip("+-"))[0].lstrip("0")
     return len(whole) > MAX_DIGITS or not abs(float(number)) < 10 ** MAX_DIGITS
 
