@@ -23,6 +23,14 @@ SPEC_DIR = ROOT / "specs"
 SPECS = tuple(sorted(p for p in SPEC_DIR.glob("*.arch") if not p.name.startswith(".")))
 SPEC_NAMES = tuple(p.stem for p in SPECS)
 TORCHVISION_MODULES = ("resnet", "vgg", "alexnet")
+# Specs whose every-spec checks (forward/backward, fvcore) run at a smaller input or on a
+# smaller family member to keep the suite's CPU time small: every layer of these is
+# size-independent up to the global pool, and the family's blocks are the same (#13a).
+# Their own sizes are checked where it matters (params; tests/test_resfam.py).
+SMALL_INPUTS = {name: (3, 64, 64) for name in (
+    "resnext50-32x4d", "resnext101-32x8d", "wide-resnet50-2", "se-resnet50",
+    "se-resnext50-32x4d", "preact-resnet200")}
+SMALL_MEMBERS = {"preact-resnet-cifar": {"n": 2}, "preact-resnet-cifar-basic": {"n": 2}}
 
 
 @functools.cache

@@ -29,9 +29,10 @@ def test_same_state_dict_layout(path, tmp_path):
 
 @pytest.mark.parametrize("spec, params", [("resnet50", {}), ("vgg16", {}), ("resnet-cifar", {"n": 3}),
                                           ("squeezenet1_1", {}), ("mobilenet-v1", {"alpha": 0.25}),
-                                          ("mobilenet-v2", {"alpha": 0.5})],
+                                          ("mobilenet-v2", {"alpha": 0.5}), ("densenet121", {}),
+                                          ("googlenet", {})],
                          ids=["resnet50", "vgg16", "resnet-cifar-n3", "squeezenet1_1",
-                              "mobilenet-v1-0.25", "mobilenet-v2-0.5"])
+                              "mobilenet-v1-0.25", "mobilenet-v2-0.5", "densenet121", "googlenet"])
 def test_isolated_outputs_equal(spec, params, tmp_path):
     names = (spec, "vgg-d") if spec == "vgg16" else (spec,)
     for name in names:

@@ -174,6 +174,8 @@ def test_every_node_has_exactly_its_ops_required_attributes():
     from archdsl.ir.ops import OPS
     seen = set()
     windowed_avg = "input 3×8×8\nc: 3×3, 4\np: 2×2 average pool, flatten, fc-10\n"  # no bundled spec has one
+    # The specs written for issue 13 may use optional attributes (ceil-mode pools) and
+    # variadic ops (an inception module's four-way concat).
     for name in sorted(map(str, set(list_specs().values()))) + [windowed_avg]:
         seed = not name.endswith(".arch") or \
             Path(name).stem.startswith(("alexnet", "plain", "resnet", "vgg"))
@@ -181,7 +183,9 @@ def test_every_node_has_exactly_its_ops_required_attributes():
             keys, op = {k for k, _ in n.attrs}, OPS[n.op]
             assert set(op.required) <= keys <= set(op.required) | set(op.optional), (name, n.name)
             assert keys == set(op.required) or not seed, (name, n.name)
-            assert len(n.inputs) == op.inputs, (name, n.name)
+            assert len(n.inputs) == op.inputs or op.variadic and len(n.inputs) > op.inputs, \
+                (name, n.name)
             seen.add(n.op)
-    # the ops added for the next papers that no bundled spec uses yet
-    assert seen == set(OPS) - {"mul", "sigmoid", "leaky_relu", "identity", "silu"}
+    # the ops added for the next papers that no bundled spec uses yet (leaky_relu has syntax
+    # but no bundled spec)
+    assert seen == set(OPS) - {"leaky_relu", "identity", "silu"}

@@ -39,8 +39,10 @@ def test_every_spec_round_trips_through_its_table(path, fmt, stacked):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("family", [RESNETS, VGGS, ["resnet20", "resnet56", "plain-cifar"],
                                     ["alexnet", "vgg-a", "resnet-cifar"],   # no shared stages
-                                    ["resnet50", "resnet50-v1.5", "vgg11-bn"]],
-                         ids=["resnet", "vgg", "cifar", "mixed", "mixed2"])
+                                    ["resnet50", "resnet50-v1.5", "vgg11-bn"],
+                                    ["densenet121", "densenet169", "densenet201", "densenet161"],
+                                    ["googlenet", "googlenet-paper", "densenet121"]],
+                         ids=["resnet", "vgg", "cifar", "mixed", "mixed2", "densenet", "concat"])
 def test_multi_column_tables_round_trip(family, fmt):
     graphs = [archdsl.load(n) for n in family]
     for stacked in (False, True):

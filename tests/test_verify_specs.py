@@ -11,15 +11,17 @@ import torch
 from archdsl import api
 from archdsl.analysis.count import count
 from archdsl.lowering.verify import fvcore_flops, verify
-from conftest import SPEC_NAMES as SPECS, torchvision_models as _torchvision_models
+from conftest import SMALL_INPUTS, SMALL_MEMBERS, SPEC_NAMES as SPECS
+from conftest import torchvision_models as _torchvision_models
 
 
 @pytest.mark.parametrize("name", SPECS)
 def test_spec_counts_match_torch_and_fvcore(name):
     torch.manual_seed(0)
-    graph = api.load(name)
+    graph = api.load(name, **SMALL_MEMBERS.get(name, {}))
     # FlopCounterMode re-runs the forward: only on the cheap nets
-    result = verify(graph, flop_counter=count(graph, convention="paper").total.cost < 2e9)
+    result = verify(graph, input=SMALL_INPUTS.get(name),
+                    flop_counter=count(graph, convention="paper").total.cost < 2e9)
     assert result.ok, result.render()
 
 

@@ -16,12 +16,14 @@ import re
 
 from archdsl.lang import syntax as ast
 from archdsl.errors import ArchError, Span
-from archdsl.lang.fmt import parts_text
+from archdsl.lang.fmt import parts_text, stage_label
 from archdsl.lang.syntax import atom_text
 from archdsl.ir.graph import Graph, dims_text
 from archdsl.lang.parser import parse
+from archdsl.analysis.table_inception import paper_grid
 
 FORMATS = ("text", "markdown", "latex")
+LAYOUTS = ("auto", "stages", "inception")
 _FOOTER = ("FLOPs", "params", "input", "classes", "with", "param")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -42,7 +44,7 @@ def _subst(a: ast.Atom, env: dict):
             for f in fs:
                 v *= f.value
             return ast.Num(v, str(v), a.span)
-        return ast.Product(tuple(fs), a.span)
+        return ast.Product(tuple(fs), a.span, a.sep)
     return a
 
 
@@ -75,11 +77,9 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
     spec = parse(g.source, g.file)
     env = dict(g.params)
     blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
-    stages, withs = [], []
+    stages, withs = [], [_column_settings(spec, env)]
     for st in spec.statements:
-        if isinstance(st, ast.With):
-            withs.append(parts_text(_expand_part(p, env, blocks) for p in st.parts))
-        elif isinstance(st, ast.Stage):
+        if isinstance(st, ast.Stage):
             rows = []
             for item in st.body:
                 parts = [_expand_part(p, env, blocks) for p in item.parts]
@@ -89,14 +89,21 @@ def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[
                     rows.append(_stack(parts[0]))
                 else:
                     rows.append([parts_text(parts)])
-            stages.append((st.name.text if st.name else "", atom_text(st.size) if st.size else "", rows))
+            stages.append((stage_label(st), atom_text(st.size) if st.size else "", rows))
     from archdsl.analysis.count import count
     total = count(g, convention="paper").total
     footer = {"FLOPs": [_sci(total.macs)], "params": [_sci(total.params)],
               "input": [dims_text(g.input_shape)], "classes": [str(g.num_classes)],
-              "with": [", ".join(withs)],
+              "with": withs,
               "param": [f"{k} = {_pv(v)}" for k, v in g.params if k != "classes"]}
     return stages, footer
+
+
+def _column_settings(spec: ast.Spec, env: dict) -> str:
+    """The network-wide ``with`` lines of ``spec`` as one list of settings."""
+    blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
+    return ", ".join(parts_text(_expand_part(p, env, blocks) for p in st.parts)
+                     for st in spec.statements if isinstance(st, ast.With))
 
 
 def _stack(p: ast.Part) -> list[str]:
@@ -152,8 +159,14 @@ def _grid(graphs: list[Graph], stacked: bool = False) -> list[list[str]]:
 
 
 # ---- rows -> text ---------------------------------------------------------------------
-def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: bool = False) -> str:
+def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: bool = False,
+                 layout: str = "auto") -> str:
     """A paper-style table of one or several networks (one description column each).
+
+    ``layout``: ``"stages"`` (ResNet's Table 1: a description column per network),
+    ``"inception"`` (GoogLeNet's Table 1, one network:
+    :mod:`archdsl.analysis.table_inception`) or ``"auto"``: the inception layout for one
+    network written one layer or inception module per stage, else the stages layout.
 
     ``format`` is ``"text"`` (aligned, ``|``-separated), ``"markdown"`` or ``"latex"``;
     ``stacked`` prints each bracketed block over several lines as the papers do (otherwise
@@ -165,7 +178,19 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
     if format not in FORMATS:
         raise ArchError(f"unknown table format '{format}'", Span("<table>", 1, 1),
                         hint=f"choose one of {', '.join(FORMATS)}")
-    grid = _grid(list(graphs), stacked)
+    if layout not in LAYOUTS:
+        raise ArchError(f"unknown table layout '{layout}'", Span("<table>", 1, 1),
+                        hint=f"choose one of {', '.join(LAYOUTS)}")
+    grid = None
+    if layout != "stages" and len(graphs) == 1:
+        grid = paper_grid(graphs[0], _subst, _column_settings)
+    if grid is None and layout == "inception":
+        raise ArchError(f"network '{graphs[0].name}' cannot be written in GoogLeNet's table "
+                        "layout" if len(graphs) == 1 else "GoogLeNet's table layout shows one "
+                        "network", Span(graphs[0].file, 1, 1),
+                        hint="it needs one stage per layer or inception module, as in "
+                             "specs/googlenet-paper.arch; use the stages layout")
+    paper, grid = grid is not None, grid or _grid(list(graphs), stacked)
     if format == "text":
         widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
         def line(r):
@@ -174,7 +199,9 @@ def render_table(graphs: Graph | list[Graph], format: str = "text", stacked: boo
         rule = "-+-".join("-" * w for w in widths)
         body = [line(grid[0]), rule]
         for r in grid[1:]:
-            if ((r[0] or r[1]) and r[0] not in _FOOTER[1:]) and body[-1] != rule:
+            # GoogLeNet's layout is ruled only above its footer; the stages one per stage
+            ruled = r[0] == "network" if paper else (r[0] or r[1]) and r[0] not in _FOOTER[1:]
+            if ruled and body[-1] != rule:
                 body.append(rule)
             body.append(line(r))
         return "\n".join(body) + "\n"

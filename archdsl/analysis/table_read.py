@@ -76,6 +76,9 @@ def parse_table(text: str, defaults: str | None = None) -> list[Graph]:
     if not rows:
         raise ArchError("not an architecture table: expected a header 'layer name | output "
                         "size | network…' or one network name per column", Span("<table>", 1, 1))
+    from archdsl.analysis.table_inception import read as read_inception
+    if (text := read_inception(rows)) is not None:   # GoogLeNet's Table 1 layout
+        return [load(text)]
     if rows[0][0].strip().lower() != "layer name":
         return [load(t) for t in _flat_specs(rows, defaults)]
     header, rows = rows[0], rows[1:]

@@ -3,8 +3,9 @@
 A block is one or more *branches* of entries (the convolutions the spec writes in brackets),
 an optional *shortcut* from the block's input, a *merge* op joining the branch outputs and the
 shortcut, and a *post* pattern after the merge. Each kind of block is one :class:`BlockKind`
-in :data:`KINDS`, picked by the layer's ``block_kind`` (``residual`` for every bracket
-today); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
+in :data:`KINDS`, picked by :func:`kind_of` from the layer's ``block_kind`` (``residual`` for
+a bracket), the settings (``preact`` under ``with preactivation``) and an SE row (``-se``: the
+residual-family kinds are in :mod:`archdsl.builder.blocks_res`); :func:`expand_block` reads it and places the nodes, so a new kind is a new entry, not
 new code (compare timm's byobnet ``ByoBlockCfg`` / ``_block_registry``). Nothing after the
 builder knows block kinds: it sees nodes.
 
@@ -81,6 +82,7 @@ class Fixed:
     op: str
     attrs: tuple[tuple[str, Any], ...] = ()
     reduce: int | None = None
+    width: int | None = None   # out_channels: this one of the widths the spec's SE row gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,28 @@ class BlockKind:
     stem_name: str = "stem"
     branch_names: tuple[str, ...] = ()
     stride_on: int | None = None
+    # -- residual family (#13a); see builder/blocks_res.py
+    shared_preact: bool = False   # pre-activation: see blocks_res
+    merge_name: str | None = None  # a gate's merge, named beside the gate: see blocks_res
+    # -- dense / inception (#13b); see builder/blocks_concat.py
+    implied: tuple[int, int] | None = None   # widths of entries without one: × growth rate
+    shrinks: bool = True                     # the block may give fewer channels than it takes
+    strides: bool = True                     # the block may downsample (not one concatenated
+                                             # onto its own input)
+    columns: tuple[str, ...] = ()            # a row kind's columns, as the paper heads them
+    taps: tuple[tuple["Tap", ...], ...] = ()  # a row kind's branches, read from its columns
+    template: str | None = None              # the template its nodes keep (codegen's class)
+
+
+@dataclass(frozen=True, slots=True)
+class Tap:
+    """One layer of a row kind's branch (GoogLeNet's inception): ``op`` (conv, maxpool) with a
+    ``kernel``; a conv's width is the row's column ``column``. ``setting`` names the
+    Settings field that replaces the kernel (torchvision's 3×3 in the 5×5 branch)."""
+    op: str
+    kernel: int
+    column: int | None = None
+    setting: str | None = None
 
 
 # ResNet's options (He et al. 2016, Sec. 3.3): A zero-pads, B projects when the dimensions
@@ -107,9 +131,19 @@ BY_OPTION: Mapping[str, Shortcut] = MappingProxyType({
     "A": Shortcut("identity", "pad"), "B": Shortcut("identity", "projection"),
     "C": Shortcut("projection", "projection"), "plain": Shortcut(None, None)})
 
+# "dropout" steps are placed only for an entry with a dropout row before it (#13a).
+RESIDUAL = BlockKind("residual", entry=("dropout", "conv", "bn", "relu"),
+                     last=("dropout", "conv", "bn"), shortcut=BY_OPTION, merge="add",
+                     post=("relu",), shrinks=False)
+
+from archdsl.builder import blocks_res  # noqa: E402  (its kinds build on the ones above)
+# The concatenating kinds (#13b) live in their own module, made with the classes above.
+from archdsl.builder import blocks_concat  # noqa: E402
+from archdsl.builder.blocks_concat import implied_width, shrink_error, unstrided_error  # noqa: E402
+
 KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
-    BlockKind("residual", entry=("conv", "bn", "relu"), last=("conv", "bn"),
-              shortcut=BY_OPTION, merge="add", post=("relu",)),
+    RESIDUAL,
+    *blocks_res.kinds(RESIDUAL, Fixed, Shortcut),   # -- residual family (#13a): pre-activation, SE
     # -- fire / mobile (#13c), spec words in builder/mobile.py. SqueezeNet (Sec. 3.2): squeeze
     # 1×1, then expand 1×1 and 3×3 side by side, concatenated. MobileNet v2 (Table 1): 1×1
     # expand, 3×3 dw (strided), ReLU6, linear 1×1; the input added only if the shape is kept.
@@ -117,7 +151,17 @@ KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in (
               branch_names=("expand1x1", "expand3x3"), merge="concat"),
     BlockKind("inverted_residual", entry=("conv", "bn", "relu6"), last=("conv", "bn"),
               shortcut=Shortcut("identity", None), merge="add", stride_on=3),
+    # -- dense / inception (#13b)
+    *blocks_concat.kinds(BlockKind, Shortcut, Tap),
 )})
+# Row kinds: a word that, with the row's columns in parentheses, is one block (inception).
+ROW_KINDS: Mapping[str, BlockKind] = MappingProxyType({k.name: k for k in KINDS.values()
+                                                      if k.columns})
+
+
+def kind_of(layer: Layer, s: cfg.Settings) -> BlockKind:
+    """The kind block ``layer`` is placed as, under settings ``s``."""
+    return blocks_res.kind_of(KINDS, layer, s)
 
 
 class Site(Protocol):
@@ -131,6 +175,9 @@ class Site(Protocol):
 
     def fail(self, error: ArchError) -> None:
         """Record ``error`` and raise it with those recorded before."""
+
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +210,8 @@ def expand_block(kind: BlockKind, layer: Layer, site: Site, s: cfg.Settings, rep
             stride = expand.implied_stride(in_shape[1], declared[0])
     notes = ((f"block '{layer.block_name}' is defined here", layer.block_span),) \
         if layer.block_span else ()
+    if stride != 1 and not kind.strides:
+        site.fail(unstrided_error(kind, in_shape, stride, layer.span))
     _place(kind, (site.src, in_shape), stride, "", _Block(layer, site, s, notes))
 
 
@@ -176,36 +225,61 @@ def _place(kind: BlockKind, block_in: Out, stride: int, prefix: str, b: _Block) 
             split = _steps(kind.stem, split, i, entry, stride if i == 1 else 1,
                            f"{prefix}{kind.stem_name}.", b)
         stride = 1
-    outs = []
+    outs, short_in = [], block_in
+    skip = kind.shared_preact and blocks_res.activated(b.site, block_in[0])
     for j, entries in enumerate(paths, 1):
         name = kind.branch_names[j - 1] if j <= len(kind.branch_names) else f"branch{j}"
         p = prefix + (f"{name}." if len(paths) > 1 else "")
-        out = _fixed(kind.fixed, split, p, b) if entries is None \
-            else _branch(kind, entries, split, stride, p, b)
+        if entries is None:
+            out = _fixed(kind.fixed, split, p, b)
+        else:
+            out, pre = _branch(kind, entries, split, stride, p, b, skip)
+            if j == 1 and kind.shared_preact and blocks_res.changes_shape(entries, block_in,
+                                                                           stride):
+                short_in = pre   # the projection reads the pre-activated input
         outs.append(_post(kind, out, entries, p, b) if before else out)
-    short = _shortcut(kind, block_in, outs[0], stride, prefix, b)
+    short = _shortcut(kind, short_in, outs[0], stride, prefix, b)
     inputs = [o for o, _ in outs] + ([] if short is None else [short])
     if short is not None and kind.shortcut_first:
         inputs = inputs[-1:] + inputs[:-1]
     if kind.merge is None or len(inputs) == 1:   # nothing merged: post ends the branch
         return outs[0] if before else _post(kind, outs[0], paths[0], prefix, b)
+    # A gate's merge sits beside the gate (``se`` then ``scale``), so that the gate's own
+    # nodes are one chain, as model.py writes them.
+    local = prefix[:-len(kind.name) - 1] + kind.merge_name if kind.merge_name \
+        else prefix + kind.merge
     out = _unit(b, expand.Unit(kind.merge, {}, b.layer.span, kind.merge, notes=b.notes),
-                prefix + kind.merge, "main", tuple(inputs), outs[0])
+                local, "main", tuple(inputs), outs[0])
     return out if before else _post(kind, out, None, prefix, b)
 
 
 def _branch(kind: BlockKind, entries: list[Layer], block_in: Out, stride: int, prefix: str,
-            b: _Block) -> Out:
-    """One branch of spec entries: each entry's steps (the last entry's own), then a gate."""
+            b: _Block, skip: bool = False) -> tuple[Out, Out]:
+    """One branch of spec entries: each entry's steps (the last entry's own), then a gate.
+    Also the producer just before its first conv (a pre-activated input). ``skip``: the
+    first entry's steps before its conv are left out (its input is already activated)."""
     target = _stride_target(entries, b.s if kind.stride_on is None
                             else cfg.Settings(stride_on=kind.stride_on))
-    out, k = block_in, len(entries)
+    out, k, pre = block_in, len(entries), block_in
     for i, entry in enumerate(entries, 1):
         steps = kind.last if i == k and kind.last is not None else kind.entry
+        if entry.kind != "conv":      # a pool in a branch (inception's pool proj) is itself
+            steps = ("layer",)
+        elif "out_channels" not in entry.attrs and not (
+                entry.attrs.get("depthwise") or "expand" in entry.attrs):
+            # a dw conv keeps its input's channels, an expansion multiplies them (mobile.py)
+            entry = implied_width(kind, entry, i == k, b)
+        if "act" in entry.attrs and "relu" not in steps:   # it would have no effect
+            b.site.fail(blocks_res.no_activation_here(entry))
+        if i == 1 and "conv" in steps:
+            lead = steps[:steps.index("conv")]
+            pre = out = _steps(tuple(x for x in lead if x == "dropout") if skip else lead,
+                               out, i, entry, 1, prefix, b)
+            steps = steps[len(lead):]
         out = _steps(steps, out, i, entry, stride if i - 1 == target else 1, prefix, b)
     if kind.gate is not None:
         out = _place(kind.gate, out, 1, f"{prefix}{kind.gate.name}.", b)
-    return out
+    return out, pre
 
 
 def _post(kind: BlockKind, out: Out, entries: list[Layer] | None, prefix: str, b: _Block) -> Out:
@@ -223,6 +297,16 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
     for op in steps:
         if op == "bn" and not b.s.batchnorm:
             continue
+        if op == "layer":
+            [unit] = expand.units(entry, b.s, False)
+            out = _unit(b, unit, f"{prefix}{unit.base}{i}", "main", (out[0],), out)
+            continue
+        if op in ("relu", "dropout"):   # the activation chosen; a dropout row's dropout (#13a)
+            unit = blocks_res.step_unit(op, entry, b.s, b.layer.span)
+            if unit is not None:
+                out = _unit(b, unit, f"{prefix}{op}{'' if i is None else i}", "main",
+                            (out[0],), out)
+            continue
         if op == "conv":
             # A named block's conv fails for the arguments of one use: point at that use,
             # and at the conv in the definition.
@@ -232,7 +316,7 @@ def _steps(steps: tuple[str, ...], out: Out, i: int | None, entry: Layer | None,
                                ((f"in this convolution of block '{b.layer.block_name}'",
                                  entry.span),) if named else ())
         else:
-            unit = expand.Unit(op, _step_attrs(op), b.layer.span if entry is None else entry.span,
+            unit = expand.Unit(op, _step_attrs(op, b.s), b.layer.span if entry is None else entry.span,
                                op)
         base = OPS[op].base      # relu6 is named like a relu (relu1)
         out = _unit(b, unit, f"{prefix}{base}{'' if i is None else i}", "main", (out[0],), out)
@@ -243,12 +327,15 @@ def _fixed(steps: tuple[Fixed, ...], block_in: Out, prefix: str, b: _Block) -> O
     """A kind's own steps after ``block_in``, located at the block's use."""
     out, channels = block_in, block_in[1][0]
     for f in steps:
-        a = {**_step_attrs(f.op), **dict(f.attrs)}
+        a = {**_step_attrs(f.op, b.s), **dict(f.attrs)}
         if f.reduce is not None:
             a["out_channels"] = channels // f.reduce
+        if f.width is not None:
+            a["out_channels"] = b.layer.attrs["se"][f.width]
         if f.op == "conv":
             a = expand.conv_attrs(a, b.s)
-        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "main",
+        # A gate's nodes are not the network's depth (SE-ResNet-50 has 50 layers).
+        out = _unit(b, expand.Unit(f.op, a, b.layer.span, f.op), prefix + f.local, "gate",
                     (out[0],), out)
     return out
 
@@ -262,6 +349,8 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         return None
     (src, in_shape), channels = block_in, main[1][0]
     form = rule.changed if channels != in_shape[0] or stride != 1 else rule.same
+    if not kind.shrinks and channels < in_shape[0] and form in ("projection", "conv"):
+        b.site.fail(shrink_error(in_shape[0], channels, b.layer.span, b.notes))
     if form == "pad":
         if channels < in_shape[0]:
             b.site.fail(ArchError(
@@ -270,13 +359,13 @@ def _shortcut(kind: BlockKind, block_in: Out, main: Out, stride: int, prefix: st
         pad = {"stride": stride, "pad_before": 0, "pad_after": channels - in_shape[0]}
         return _unit(b, expand.Unit("pad_shortcut", pad, b.layer.span, "shortcut"),
                      prefix + "shortcut", "shortcut", (src,), block_in)[0]
-    if form == "projection":
+    if form in ("projection", "conv"):   # "conv": without a bn (pre-activation)
         projection = {"kernel": (1, 1), "out_channels": channels, "padding": (0, 0)}
         a = expand.conv_attrs(projection, b.s, (stride, stride))
         out = _unit(b, expand.Unit("conv", a, b.layer.span, "conv"), prefix + "shortcut.conv",
                     "shortcut", (src,), block_in)
-        if b.s.batchnorm:
-            out = _unit(b, expand.Unit("bn", expand.bn_attrs(), b.layer.span, "bn"),
+        if b.s.batchnorm and form == "projection":
+            out = _unit(b, expand.Unit("bn", expand.bn_attrs(b.s), b.layer.span, "bn"),
                         prefix + "shortcut.bn", "shortcut", (out[0],), out)
         return out[0]
     return src if form == "identity" else None
@@ -289,8 +378,8 @@ def _unit(b: _Block, unit: expand.Unit, local: str, role: str, inputs: tuple[str
     return out if node is None else (node.name, node.shape)
 
 
-def _step_attrs(op: str) -> dict[str, Any]:
-    return expand.bn_attrs() if op == "bn" else {}
+def _step_attrs(op: str, s: cfg.Settings | None = None) -> dict[str, Any]:
+    return expand.bn_attrs(s) if op == "bn" else {}
 
 
 def _stride_target(entries: list[Layer], s: cfg.Settings) -> int:

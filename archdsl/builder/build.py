@@ -171,6 +171,10 @@ class _Builder:
     def _layers(self, name, input_dims, classes, classes_decl, params, blocks, settings, stages) -> Graph:
         resolver = Resolver(params, blocks, self.limits.max_repeat)
         errors: list[ArchError] = []
+        try:
+            settings = cfg.resolve(settings, resolver)
+        except ArchError as e:
+            errors.append(e)
         resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer], str]] = []
         seen: dict[str, Span] = {}
         stopped = False
@@ -180,7 +184,7 @@ class _Builder:
                 errors.append(ArchError(f"a stage's output size is height×width, like 56×56, not "
                                         f"{dims_text(st.size.values)}", st.size.span))
                 st = dataclasses.replace(st, size=None)   # go on without it
-            s = settings
+            s = cfg.for_title(settings, st.title)
             layers: list[Layer] = []
             for item in st.body:
                 if len(errors) >= MAX_ERRORS:   # enough to fix first; stop looking
@@ -188,9 +192,9 @@ class _Builder:
                     break
                 try:
                     if isinstance(item, ast.With):
-                        s = cfg.apply(s, item, params)
+                        s = cfg.resolve(cfg.apply(s, item, params), resolver)
                     else:   # the width multiplier scales each row's channels (builder/mobile.py)
-                        layers.extend(mobile.thin(resolver.layers(item.parts), s))
+                        layers.extend(mobile.thin(resolver.layers(item.parts, settings=s), s))
                 except ArchError as e:
                     errors.append(e)
             resolved.append((st, s, layers, sname))

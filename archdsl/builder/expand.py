@@ -26,8 +26,8 @@ class Unit:
     notes: tuple = ()
 
 
-def bn_attrs() -> dict[str, Any]:
-    return {"eps": 1e-5, "momentum": 0.1}
+def bn_attrs(s: cfg.Settings | None = None) -> dict[str, Any]:
+    return {"eps": s.bn_eps if s is not None else 1e-5, "momentum": 0.1}
 
 
 def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | None = None
@@ -36,6 +36,9 @@ def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | Non
     default (size-preserving padding, no groups, the settings' bias and init). ``stride``,
     when given, is the one placement decided (a block's strided conv, a projection)."""
     dilation = a.get("dilation", (1, 1))
+    if "out_channels" not in a and not a.get("depthwise") and "expand" not in a:
+        # DenseNet's transition '1×1 conv': θ × its input, in place (a dw conv keeps its input's)
+        a = {**a, "out_channels": None, "compress": s.compression}
     conv = {"kernel": a["kernel"], "out_channels": a.get("out_channels"),
             "stride": stride if stride is not None else a.get("stride", (1, 1)),
             # "same" padding; a dilated kernel spans d·(k−1)+1
@@ -45,6 +48,8 @@ def conv_attrs(a: dict[str, Any], s: cfg.Settings, stride: tuple[int, int] | Non
             "bias_init": a.get("bias_init"), "init": s.init}
     if "depth" in a:
         conv["depth"] = a["depth"]   # AlexNet's 5×5×48: groups follow once the input is known
+    if "compress" in a:
+        conv["compress"] = a["compress"]
     if dilation != (1, 1):
         conv["dilation"] = dilation  # absent at its default, as the op table wants
     for key in _PLACED:
@@ -63,16 +68,19 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
     a, span = layer.attrs, layer.span
     if layer.kind == "conv":
         out = [Unit("conv", conv_attrs(a, s), span, "conv", layer)]
+        if s.preactivation:   # its BN-ReLU is the next block's pre-activation (#13a)
+            return out
         if s.batchnorm:
-            out.append(Unit("bn", bn_attrs(), span, "bn"))
-        return out + [Unit(s.activation, {}, span, "relu")]   # 'with relu6' (MobileNet v2)
+            out.append(Unit("bn", bn_attrs(s), span, "bn"))
+        return out + activation_units(layer, s, span)
     if layer.kind == "fc":
         init = s.init if s.init.startswith("normal") else "normal(0.01)"
         fc = {"out_features": a["out_features"], "bias": a.get("bias", True),
               "bias_init": a.get("bias_init"), "init": init}
         if "in" in a:   # 'fc / s1 1024×1000': checked once placed (builder/mobile.placed_in)
             fc["in"] = a["in"]
-        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier else [Unit("relu", {}, span, "relu")])
+        return [Unit("fc", fc, span, "fc")] + ([] if is_classifier and "act" not in a
+                                                else activation_units(layer, s, span))
     if layer.kind in ("maxpool", "avgpool"):
         pool = {"kernel": a["kernel"], "stride": a.get("stride", a["kernel"])}
         if "padding" in a:
@@ -82,8 +90,17 @@ def units(layer: Layer, s: cfg.Settings, is_classifier: bool) -> list[Unit]:
             pool.setdefault("padding", (0, 0))
         return [Unit(layer.kind, pool, span, "pool")]
     if layer.kind == "bn":
-        return [Unit("bn", bn_attrs(), span, "bn")]
+        return [Unit("bn", bn_attrs(s), span, "bn")]
     return [Unit(layer.kind, dict(a), span, OPS[layer.kind].base)]
+
+
+def activation_units(layer: Layer | None, s: cfg.Settings, span: Span) -> list[Unit]:
+    """The activation after a conv or hidden fc: the layer's own (``3×3, 64, relu6``), else
+    the network's (``with activation leaky relu 0.1``); none for ``linear``. Named ``relu``
+    whatever the op, so that names do not depend on the choice."""
+    op, attrs = layer.attrs["act"] if layer is not None and "act" in layer.attrs \
+        else s.activation
+    return [] if op is None else [Unit(op, dict(attrs), span, "relu")]
 
 
 def stage_counts(layers: list[Layer], s: cfg.Settings) -> dict[str, int]:

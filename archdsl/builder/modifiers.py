@@ -47,6 +47,10 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
     reads the modifier's numbers in ``env``. Raises :class:`ArchError` for a modifier the
     layer does not take, one given twice, or a malformed value."""
     atoms = part.atoms
+    if atoms and isinstance(atoms[0], ast.KeyValue):
+        return _key_value(layer, atoms[0], numbers, env)
+    if _activation(part) is not None:
+        return _set_activation(layer, part)
     if not atoms or not isinstance(atoms[0], ast.Word) or _is_name_value(part, scope):
         if layer.kind == "conv" and "out_channels" not in layer.attrs and len(atoms) == 1:
             layer.attrs["out_channels"] = numbers.count(atoms[0], env, "channel count")
@@ -122,6 +126,8 @@ def _is_modifier(part: ast.Part) -> bool:
     if part.bracket is not None or part.repeat is not None or part.args is not None:
         return False
     first = part.atoms[0]
+    if isinstance(first, ast.KeyValue) or _activation(part) is not None:
+        return True
     if isinstance(first, ast.Word):
         word = first.text.lower()
         return (word in MODIFIERS and len(part.atoms) > 1) or word == "bias"
@@ -141,3 +147,55 @@ def _kind_name(kind: str) -> str:
             "lrn": "LRN", "dropout": "dropout", "softmax": "soft-max", "flatten": "flatten",
             "relu": "ReLU", "bn": "batchnorm", "adaptive_avgpool": "adaptive pooling",
             "relu6": "ReLU6"}.get(kind, kind)
+
+
+# -- residual family (#13a): ``C=32`` and a layer's own activation ----------------------------
+# Named values a part may give (``3×3, 128, C=32``): ResNeXt's cardinality is the conv's groups.
+KEY_VALUES = {"C": "groups"}
+
+
+def _key_value(layer: Layer, kv: ast.KeyValue, numbers: Numbers, env) -> None:
+    name = KEY_VALUES.get(kv.name)
+    if name is None:
+        raise ArchError(f"unknown named value '{kv.name}='", kv.span,
+                        hint="'C=32' (ResNeXt's cardinality: the conv's groups) is the one a "
+                             "layer takes; other settings are words, like 'groups 32'")
+    if layer.kind != "conv":
+        raise ArchError(f"'{kv.name}=' (cardinality) applies to a convolution, not "
+                        f"{_kind_name(layer.kind)}", kv.span,
+                        hint="write it after the grouped conv: '3×3, 128, C=32'")
+    if name in layer.explicit:
+        raise ArchError(f"'{name}' is given twice for one layer ('C=' is the groups)", kv.span,
+                        hint="keep one of them")
+    layer.attrs[name] = numbers.count(kv.value, env, "cardinality C")
+    layer.explicit.add(name)
+
+
+def _activation(part: ast.Part):
+    """A part naming a layer's own activation (``relu6``, ``leaky relu 0.1``, ``linear``), or
+    None. A bare ``relu`` stays a layer of its own, as before."""
+    from archdsl.builder.settings import activation
+    if part.bracket is not None or part.repeat is not None or part.args is not None \
+            or not part.atoms or not isinstance(part.atoms[0], ast.Word):
+        return None
+    words = lower_words(part.atoms)
+    if words in (["relu"],) or words[0] not in ("relu6", "leaky", "leaky-relu", "lrelu", "linear",
+                                                "no") or words == ["no", "bias"]:
+        return None
+    if words[0] == "no" and words != ["no", "activation"]:
+        return None
+    if words[0] == "linear" and len(part.atoms) > 1:   # ``linear 10``: an fc layer
+        return None
+    return activation(part.atoms)
+
+
+def _set_activation(layer: Layer, part: ast.Part) -> None:
+    if layer.kind not in ("conv", "fc"):
+        raise ArchError(f"'{part_text(part)}' (an activation) applies to a convolution or an fc "
+                        f"layer, not {_kind_name(layer.kind)}", part.span,
+                        hint="write it after the layer it follows, e.g. '1×1, 24, linear'; a "
+                             "whole network's: 'with activation relu6'")
+    if "act" in layer.explicit:
+        raise ArchError("the layer's activation is given twice", part.span, hint="keep one of them")
+    layer.attrs["act"] = _activation(part)
+    layer.explicit.add("act")

@@ -48,9 +48,12 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
     if layer.kind == "block":
         j = state.counters.get((sname, "block"), 0)
         state.counters[(sname, "block")] = j + 1
-        site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name)
+        kind = blocks.kind_of(layer, s)   # the bracket's kind, as the settings make it (preact)
+        # Nodes keep their block's template: a named block's name, else a kind's own
+        # (``dense_layer``, ``inception``); a plain residual bracket has none.
+        site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name or kind.template)
         declared = st.size.values if first_in_stage and st.size is not None else None
-        blocks.expand_block(blocks.KINDS[layer.block_kind], layer, site, s, rep, declared)
+        blocks.expand_block(kind, layer, site, s, rep, declared)
         return
     for u in expand.units(layer, s, is_classifier):
         k = state.counters.get((sname, u.base), 0) + 1
@@ -87,6 +90,10 @@ class BlockSite:
         self.state.errors.append(error)
         collect(self.state.errors)
 
+    def node(self, name: str) -> Node | None:
+        """The node placed as ``name`` (None for the network input)."""
+        return next((n for n in reversed(self.state.nodes) if n.name == name), None)
+
 
 def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
           template: str | None = None) -> Node | None:
@@ -96,6 +103,11 @@ def _emit(u: expand.Unit, name, sname, block, role, inputs, state: State, rep=0,
     shape = in_shapes[0]
     if u.op == "conv":
         a["in_channels"] = shape[0] if len(shape) == 3 else 0
+        compress = a.pop("compress", None)
+        if a["out_channels"] is None and compress is not None:
+            # DenseNet's transition: ⌊θ·m⌋ of its m input channels (dw and expansion convs
+            # get theirs from mobile.placed_conv)
+            a["out_channels"] = int(compress * shape[0]) if len(shape) == 3 else 1
         depth = a.pop("depth", None)
         if depth is not None:
             if len(shape) == 3 and (depth < 1 or shape[0] % depth):

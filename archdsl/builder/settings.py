@@ -24,12 +24,12 @@ class Settings:
       downsampling block takes the stride — None for the first, else its kernel (1 = the
       paper's 1×1, 3 = torchvision v1.5's 3×3). relu_after_add: ReLU after the residual
       addition (the paper) rather than at the end of the residual branch. init: "he" or
-      "normal(σ)".
+      "normal(σ)". preactivation: blocks are full pre-activation units (He et al. 2016b).
+      activation: the op after every conv and hidden fc, with its attributes (None: linear).
     Since issue 13c (absent from :meth:`as_tuple` at their defaults, so older specs keep
     their IR): width: MobileNet's width multiplier α on every stated channel count;
     round_channels: how c·α is rounded (None: it must be whole; "down": MobileNet v1's
-    TensorFlow rule; an int d: the nearest multiple of d, MobileNet v2's / torchvision's);
-    activation: the op after each conv outside blocks ("relu" or "relu6").
+    TensorFlow rule; an int d: the nearest multiple of d, MobileNet v2's / torchvision's).
     """
     shortcut: str = "B"
     batchnorm: bool = False
@@ -39,23 +39,41 @@ class Settings:
     init: str = "he"
     width: float = 1
     round_channels: str | int | None = None
-    activation: str = "relu"
+    # -- dense / inception (#13b): fields added after the seed specs; as_tuple leaves them
+    # out at their defaults, so the IR of a spec that does not use them is unchanged.
+    blocks: str = "residual"           # the kind of a plain bracket: residual, or dense
+    growth: int | None = None          # DenseNet's growth rate k: a dense entry's implied width
+    compression: float | None = None   # DenseNet's θ: a transition conv's implied width ÷ input
+    bn_eps: float = 1e-5               # torchvision's GoogLeNet: 0.001
+    inception_5x5: int = 5             # torchvision's GoogLeNet: a 3×3 conv in the 5×5 branch
+    # -- residual family (#13a)
+    preactivation: bool = False        # a lone conv is bare: its BN-ReLU written before it
+    activation: tuple = ("relu", ())
 
     def conv_bias(self) -> bool:
         return (not self.batchnorm) if self.bias is None else self.bias
 
     def as_tuple(self) -> tuple:
-        return tuple(sorted((k, getattr(self, k)) for k in self.__dataclass_fields__
-                            if not (k in _LATER and getattr(self, k) == _LATER[k])))
+        # Settings added after the seed specs appear only when set, so the seed specs' IR
+        # stays byte-identical.
+        out = []
+        for k in self.__dataclass_fields__:
+            v = getattr(self, k)
+            if k in _LATER and v == _LATER[k]:
+                continue
+            out.append((k, activation_text(v) if k == "activation" else v))
+        return tuple(sorted(out))
 
 
-# Settings added after the golden records (issue 13c): left out of as_tuple at the default.
-_LATER = {"width": 1, "round_channels": None, "activation": "relu"}
-
+# Settings added after the seed specs, with their defaults (see Settings.as_tuple).
+_LATER = {"width": 1, "round_channels": None, "activation": ("relu", ()),
+          "blocks": "residual", "growth": None, "compression": None, "preactivation": False,
+          "bn_eps": 1e-5, "inception_5x5": 5}
 
 _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stride on",
          "relu after add", "relu before add", "init", "width multiplier", "round channels",
-         "relu6"]
+         "relu6", "dense blocks", "residual blocks", "growth rate", "compression",
+         "preactivation", "activation", "bn eps", "inception 3×3 for 5×5"]
 
 
 # Which setting a ``with`` part sets, by its words: a line that sets one twice is refused.
@@ -123,6 +141,19 @@ def _apply_part(s: Settings, part: ast.Part, params: dict | None = None) -> Sett
         return replace(s, relu_after_add=True)
     if words == ["relu", "before", "add"]:
         return replace(s, relu_after_add=False)
+    if words in (["preactivation"], ["pre-activation"], ["full", "pre-activation"],
+                 ["full", "preactivation"]):
+        return replace(s, preactivation=True)
+    if words in (["no", "preactivation"], ["no", "pre-activation"]):
+        return replace(s, preactivation=False)
+    if (later := _dense_inception(s, part, words, atoms)) is not None:
+        return later
+    if head == "activation" and len(atoms) == 1:
+        raise ArchError("'activation' needs a name", part.span,
+                        hint="activations: " + ", ".join(ACTIVATIONS))
+    act = activation(atoms[1:] if head == "activation" else atoms, head == "activation")
+    if act is not None:
+        return replace(s, activation=act)
     if head == "init":
         if words[1:] == ["he"]:
             return replace(s, init="he")
@@ -136,13 +167,11 @@ def _apply_part(s: Settings, part: ast.Part, params: dict | None = None) -> Sett
                     hint=suggest(text, _KEYS, "a setting") or "settings: " + ", ".join(_KEYS))
 
 
-# ---- fire / mobile (#13c): width multiplier, its rounding, relu6 -----------------------------
+# ---- fire / mobile (#13c): width multiplier and its rounding -----------------------------------
 def _mobile(s: Settings, words: list, atoms: tuple, part: ast.Part, params: dict | None
             ) -> Settings | None:
-    """``width multiplier α``, ``round channels down`` / ``to 8``, ``relu6`` / ``relu``;
-    None when the part is none of these."""
-    if words in (["relu6"], ["relu"]):
-        return replace(s, activation=words[0])
+    """``width multiplier α``, ``round channels down`` / ``to 8``; None when the part is
+    neither (``relu6`` is an activation, below)."""
     if words[:2] == ["width", "multiplier"]:
         if len(atoms) != 3 or not isinstance(atoms[2], (ast.Num, ast.Word)):
             raise ArchError("'width multiplier' takes one number or parameter, like "
@@ -173,3 +202,102 @@ def _mobile(s: Settings, words: list, atoms: tuple, part: ast.Part, params: dict
                                         "MobileNet v1's code) or 'round channels to 8' (the "
                                         "nearest multiple of 8: MobileNet v2, torchvision)")
     return None
+# -- dense / inception (#13b) ----------------------------------------------------------
+def _number(atoms, i: int, what: str, part: ast.Part, example: str):
+    """The number at ``atoms[i]`` of a setting (a parameter is resolved later, by name)."""
+    if len(atoms) != i + 1 or not isinstance(atoms[i], (ast.Num, ast.Word)):
+        raise ArchError(f"'{what}' takes one number", part.span, hint=f"e.g. '{example}'")
+    return atoms[i]
+
+
+def _dense_inception(s: Settings, part: ast.Part, words, atoms) -> Settings | None:
+    """DenseNet's and GoogLeNet's settings, or None when ``part`` is none of them.
+
+    ``dense blocks`` / ``residual blocks``: what a bracket is (a ``Dense Block (N)`` stage
+    title says ``dense blocks`` for its stage). ``growth rate k`` and ``compression θ``:
+    the widths the DenseNet table leaves out. ``bn eps 0.001``; ``inception 3×3 for 5×5``
+    (torchvision's GoogLeNet)."""
+    if words in (["dense", "blocks"], ["dense", "block"]):
+        return replace(s, blocks="dense")
+    if words in (["residual", "blocks"], ["residual", "block"]):
+        return replace(s, blocks="residual")
+    if words[:2] == ["growth", "rate"]:
+        return replace(s, growth=_number(atoms, 2, "growth rate", part, "growth rate 32"))
+    if words[:1] == ["compression"]:
+        return replace(s, compression=_number(atoms, 1, "compression", part, "compression 0.5"))
+    if words[:2] in (["bn", "eps"], ["batchnorm", "eps"]):
+        a = _number(atoms, 2, "bn eps", part, "bn eps 0.001")
+        if not isinstance(a, ast.Num) or not 0 < a.value < 1:
+            raise ArchError("bn eps is a small positive number", a.span, hint="e.g. 'bn eps 0.001'")
+        return replace(s, bn_eps=float(a.value))
+    if words[:1] == ["inception"]:
+        if len(atoms) == 4 and words[2] == "for" and all(isinstance(atoms[i], ast.Dims)
+                                                         for i in (1, 3)) \
+                and atoms[3].values == (5, 5) and atoms[1].values[0] == atoms[1].values[1]:
+            return replace(s, inception_5x5=atoms[1].values[0])
+        raise ArchError("unknown inception setting", part.span,
+                        hint="'inception 3×3 for 5×5' puts a 3×3 conv in the 5×5 branch "
+                             "(torchvision's GoogLeNet)")
+    return None
+
+
+def resolve(s: Settings, numbers) -> Settings:
+    """``s`` with the growth rate and compression read as numbers (they may name a family
+    parameter, ``growth rate k``, known only once ``-D`` overrides are applied)."""
+    if isinstance(s.growth, ast.Atom):
+        s = replace(s, growth=numbers.count(s.growth, None, "growth rate"))
+    if isinstance(s.compression, ast.Atom):
+        theta = numbers.value(s.compression, None, "compression")
+        if isinstance(theta, (list, tuple)) or not 0 < theta <= 1:
+            raise ArchError(f"compression θ must be in (0, 1], not {theta}", s.compression.span,
+                            hint="DenseNet-BC uses θ = 0.5; θ = 1 keeps every channel")
+        s = replace(s, compression=float(theta))
+    return s
+
+
+# Stage titles that say what their brackets are: the DenseNet table's ``Dense Block (1)``.
+TITLE_SETTINGS = {"dense block": {"blocks": "dense"}}
+
+
+def for_title(s: Settings, title: str | None) -> Settings:
+    """The settings of a stage printed with ``title`` (``Dense Block (1)``: dense blocks)."""
+    key = " ".join(w for w in (title or "").lower().split() if not w.startswith("("))
+    return replace(s, **TITLE_SETTINGS[key]) if key in TITLE_SETTINGS else s
+# -- residual family (#13a): activation choice -------------------------------------------
+ACTIVATIONS = ("relu", "relu6", "leaky relu 0.1", "linear")
+
+
+def activation(atoms, required: bool = False) -> tuple | None:
+    """The (op, attrs) an activation phrase names (``relu6``, ``leaky relu 0.1``, ``linear``:
+    (None, ())); None when ``atoms`` are not one, unless ``required`` (after ``activation``),
+    where that is an error."""
+    words = [a.text.lower() if isinstance(a, ast.Word) else None for a in atoms]
+    if words in (["relu"],):
+        return ("relu", ())
+    if words in (["relu6"], ["relu", None]) and (words == ["relu6"] or _num(atoms[1]) == 6):
+        return ("relu6", ())
+    if words in (["linear"], ["none"], ["identity"], ["no", "activation"]):
+        return (None, ())
+    if words[:2] in (["leaky", "relu"], ["leaky-relu"]) or words[:1] in (["leaky-relu"], ["lrelu"]):
+        rest = atoms[2:] if words[:2] == ["leaky", "relu"] else atoms[1:]
+        if len(rest) != 1 or _num(rest[0]) is None or not 0 < _num(rest[0]) < 1:
+            raise ArchError("a leaky ReLU needs its negative slope, a number in (0, 1)",
+                            atoms[0].span, hint="e.g. 'leaky relu 0.1' (YOLO's)")
+        return ("leaky_relu", (("negative_slope", float(_num(rest[0]))),))
+    if required:
+        raise ArchError("unknown activation '" + " ".join(atom_text(a) for a in atoms) + "'",
+                        atoms[0].span if atoms else None,
+                        hint="activations: " + ", ".join(ACTIVATIONS))
+    return None
+
+
+def activation_text(act: tuple) -> str:
+    """An activation as its spec phrase: ``relu6``, ``leaky relu 0.1``, ``linear``."""
+    op, attrs = act
+    if op is None:
+        return "linear"
+    return {"leaky_relu": "leaky relu"}.get(op, op) + "".join(f" {v:g}" for _, v in attrs)
+
+
+def _num(a):
+    return a.value if isinstance(a, ast.Num) else None

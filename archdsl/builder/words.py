@@ -20,6 +20,10 @@ from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
 from archdsl.builder.suggest import suggest, suggest_shaped
 from archdsl.builder import mobile, mobile_rows
+from archdsl.builder.blocks import ROW_KINDS
+from archdsl.builder.blocks_concat import DENSE_HINT, TRANSITION_HINT, row_use
+from archdsl.builder.words_blocks import (BlockExtras, read_extra, se_outside_block,
+                                          spaced_width_hint, standalone_activation, width_factor)
 
 # Words a row may start with, for "did you mean" suggestions.
 VOCABULARY = ["conv", "max pool", "maxpool", "average pool", "avg pool", "global average pool",
@@ -38,6 +42,7 @@ class Resolver:
         self.params = params
         self.blocks = blocks
         self.max_repeat = max_repeat
+        self.settings = None   # the row's settings (what a bracket is, a row kind's kernels)
 
     # ---- numbers ---------------------------------------------------------------------
     def value(self, atom: ast.Atom, env: dict[str, Any] | None = None, what: str = "value") -> Any:
@@ -67,7 +72,7 @@ class Resolver:
         if isinstance(atom, ast.Product):
             out = 1
             for f in atom.factors:
-                v = self.value(f, env, what)
+                v = width_factor(self, atom, f, env, what)
                 if isinstance(v, (list, tuple)):   # Python would repeat the list: 2*[1, 2]
                     raise ArchError(f"'{f.text}' is a list, not a number", f.span,
                                     hint=f"pick one element, like {f.text}[0]")
@@ -89,12 +94,25 @@ class Resolver:
         return v
 
     # ---- layers ----------------------------------------------------------------------
-    def layers(self, parts: tuple[ast.Part, ...], env: dict[str, Any] | None = None) -> list[Layer]:
-        """Group a row's parts into layers (a head and the modifiers after it) and resolve them."""
+    def layers(self, parts: tuple[ast.Part, ...], env: dict[str, Any] | None = None,
+               settings=None, implied: bool = False, in_block: bool = False) -> list[Layer]:
+        """Group a row's parts into layers (a head and the modifiers after it) and resolve them.
+
+        ``settings`` are the row's (:class:`archdsl.builder.settings.Settings`); ``implied``:
+        a conv may leave its width to its block kind (a dense layer's ``1×1 conv``)."""
+        if settings is not None:
+            self.settings = settings
         out: list[Layer] = []
         scope = {**self.params, **(env or {})}
-        for part in parts:
+        for k, part in enumerate(parts):
             bare = replace(part, repeat=None) if part.repeat is not None else part
+            se_outside_block(part, parts[k + 1:])
+            act = standalone_activation(bare, out)
+            if act is not None:   # ``relu6`` after a block or a pool: a layer of its own
+                out.append(act)
+                if part.repeat is not None:
+                    out[-1].repeat = self._repeat(part.repeat, env)
+                continue
             if modifies(bare, scope):
                 if not out:
                     raise ArchError(f"'{part_text(part)}' modifies a layer, but no layer comes before it",
@@ -109,11 +127,14 @@ class Resolver:
             if part.repeat is not None:
                 layer.repeat = self._repeat(part.repeat, env)
             out.append(layer)
+        compress = self.settings is not None and self.settings.compression is not None
         for layer in out:
-            if layer.kind == "conv" and "out_channels" not in layer.attrs \
-                    and not layer.attrs.get("depthwise"):   # dw: the input's channels
+            if layer.kind == "conv" and "out_channels" not in layer.attrs and not (
+                    implied or compress or layer.attrs.get("depthwise")):   # dw: the input's
                 raise ArchError("convolution without a channel count", layer.span,
-                                hint="give the number of filters, e.g. '3×3, 64'")
+                                hint=DENSE_HINT if in_block else TRANSITION_HINT
+                                if layer.attrs["kernel"] == (1, 1)
+                                else "give the number of filters, e.g. '3×3, 64'")
         return out
 
     def _repeat(self, atom: ast.Atom, env) -> int:
@@ -180,6 +201,9 @@ class Resolver:
         span = part.span
         if first.text in self.blocks:
             return self._block_use(self.blocks[first.text], part, env)
+        if word in ROW_KINDS and not rest:   # inception(…) (builder/blocks_concat.py)
+            return row_use(ROW_KINDS[word], part, lambda a, what: self.count(a, env, what),
+                           self.settings)
         # MobileNet v1's 'conv dw / s1 3×3×32 dw'; fire(…), bottleneck(…) (builder/mobile.py)
         if layer := (mobile_rows.paper_row(self, [first, *rest], part, env)
                      or mobile.block_word(self, phrase, part, env)):
@@ -274,19 +298,26 @@ class Resolver:
 
     def _bracket(self, bracket: ast.Bracket, env, span: Span, name=None, def_span=None) -> Layer:
         entries = []
-        for entry in bracket.entries:
+        kind = self.settings.blocks if self.settings is not None else "residual"
+        extra = BlockExtras()   # an SE row, dropout rows (#13a)
+        for k, entry in enumerate(bracket.entries):
+            if read_extra(self, entry, env, extra, k == len(bracket.entries) - 1, entries):
+                continue
             self._no_nested_block(entry[0], name)   # before resolving: a self-use never ends
-            layers = self.layers(entry, env)
+            layers = self.layers(entry, env, implied=kind == "dense", in_block=True)
             if len(layers) != 1 or layers[0].kind != "conv" or layers[0].repeat != 1:
                 raise ArchError("each entry of a block is one convolution, like '3×3, 64'",
-                                entry[0].span, hint="separate the block's convolutions with ';'")
+                                entry[0].span, hint=spaced_width_hint(entry)
+                                or "separate the block's convolutions with ';'")
             if "stride" in layers[0].explicit:
                 raise ArchError("a convolution inside a block takes no 'stride' of its own",
                                 modifier_span(entry, "stride"),
                                 hint="stride the whole block: write it after the bracket "
                                      "('[…], stride 2'), or pick the conv with 'with stride on 3×3'")
+            extra.attach(layers[0])
             entries.append(layers[0])
-        return Layer("block", {}, span, entries=entries, block_name=name, block_span=def_span)
+        return extra.finish(Layer("block", {}, span, entries=entries, block_name=name,
+                                  block_span=def_span, block_kind=kind))
 
     def _no_nested_block(self, head: ast.Part, name: str | None) -> None:
         """Refuse a block (or a named block's use) as an entry of a block."""
@@ -294,6 +325,10 @@ class Resolver:
         if used == name and name is not None:
             raise ArchError(f"block '{name}' uses itself", head.span,
                             hint="a block's entries are convolutions, like '3×3, c'")
+        if used is not None and used.lower() in ROW_KINDS:
+            raise ArchError(f"an {used.lower()} row is a block of its own, not an entry of one",
+                            head.span, hint=f"write '{part_text(head)}(…)' without the brackets"
+                            if head.args is None else "write it without the brackets")
         if head.bracket is not None or used in self.blocks:
             raise ArchError("a block cannot contain another block", head.span,
                             hint="write the convolutions in place, or put the blocks one after "

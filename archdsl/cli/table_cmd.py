@@ -42,7 +42,7 @@ def _table(args: argparse.Namespace) -> int:
     from archdsl.analysis.table import render_table
     limits = limits_from_args(args)
     graphs = [load(s, limits=limits, **defines(args)) for s in args.specs]
-    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked))
+    sys.stdout.write(render_table(graphs, args.format, stacked=args.stacked, layout=args.layout))
     return 0
 
 
@@ -59,4 +59,8 @@ def add_table_parsers(sub: Any) -> None:
     add_options(p, *SPEC, "batch", format={"choices": FORMATS, "default": "text"})
     p.add_argument("--stacked", action="store_true",
                    help="print bracketed blocks one layer per line, as the papers do")
+    p.add_argument("--layout", choices=("auto", "stages", "inception"), default="auto",
+                   help="stages: a description column per network (ResNet's Table 1); "
+                        "inception: GoogLeNet's Table 1 columns; auto: inception where a "
+                        "network is written one layer or module per stage")
     p.set_defaults(func=_table)

@@ -22,8 +22,9 @@ class Node:
     ``inputs`` names the producers (``"input"`` is the network input); ``attrs`` is a sorted
     tuple of ``(key, value)`` pairs whose keys the op table (:mod:`archdsl.ir.ops`) defines,
     an optional attribute at its default left out (``node[key]`` still gives the default);
-    ``shape`` is the inferred output shape; ``role`` is ``"main"`` or ``"shortcut"``
-    (projection/zero-pad shortcut layers, which the papers do not count in the depth);
+    ``shape`` is the inferred output shape; ``role`` is ``"main"``, ``"shortcut"``
+    (projection/zero-pad shortcut layers, which the papers do not count in the depth) or
+    ``"gate"`` (an SE gate's layers, not counted either);
     ``template`` names the block definition the node came from (``bottleneck`` for
     ``block bottleneck(c) = …``), None outside named blocks, so codegen and diagrams can
     name things as the spec did.

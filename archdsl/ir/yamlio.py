@@ -86,12 +86,6 @@ _Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping(
     "tag:yaml.org,2002:map", data.items(), flow_style=True))
 
 
-class _HeadDumper(yaml.SafeDumper):
-    """PyYAML's own emitter, for the few values around the node list: libyaml folds a
-    double-quoted scalar longer than the width (a spec source over ~1000 characters, e.g.
-    MobileNet v1's) at other spaces than PyYAML does, so it is not byte-identical there."""
-
-
 def graph_to_yaml(graph: Graph) -> str:
     """The graph as YAML text that :func:`graph_from_yaml` turns back into an equal Graph."""
     nodes = []
@@ -118,8 +112,10 @@ def graph_to_yaml(graph: Graph) -> str:
     # The same text as one yaml.dump of the whole document, but the node list (nearly all of
     # the file) is written by yamlnodes, which writes what PyYAML would, much faster: PyYAML
     # writes the rest around an empty list, whose line is then replaced.
-    text = yaml.dump({**head, "nodes": [], "source": graph.source}, Dumper=_HeadDumper,
-                     sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
+    # The head and the source go through PyYAML's pure-Python emitter: libyaml folds a
+    # double-quoted scalar longer than the width one character differently (a spec source
+    # over 1000 characters, like densenet121's), and this part is small.
+    text = _dump({**head, "nodes": [], "source": graph.source}, yaml.SafeDumper)
     if not nodes:
         return text
     at = text.index(_EMPTY_NODES) + 1   # the first: only identifiers and numbers come before
@@ -129,8 +125,8 @@ def graph_to_yaml(graph: Graph) -> str:
 _EMPTY_NODES = "\nnodes: []\n"
 
 
-def _dump(value: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+def _dump(value: Any, dumper: type = _Dumper) -> str:
+    return yaml.dump(value, Dumper=dumper, sort_keys=False, default_flow_style=None,
                      allow_unicode=True, width=1000)
 
 
@@ -223,8 +219,8 @@ def _node(d: dict) -> Node:
     if not isinstance(shape, tuple):
         raise ValueError(f"node shape must be a list, not {d['shape']!r}")
     role = _text(d, "role", "main")
-    if role not in ("main", "shortcut"):
-        raise ValueError(f"node role must be main or shortcut, not {role!r}")
+    if role not in ("main", "shortcut", "gate"):
+        raise ValueError(f"node role must be main, shortcut or gate, not {role!r}")
     return Node(name=_text(d, "name"), op=_text(d, "op"), inputs=inputs,
                 attrs=tuple((str(k), _frozen(v)) for k, v in d["attrs"].items()),
                 shape=shape, span=span_from_str(d["span"]), stage=_text(d, "stage"),

@@ -67,6 +67,11 @@ def statement_text(st) -> str:
     raise TypeError(f"not a statement: {st!r}")
 
 
+def stage_label(st: ast.Stage) -> str:
+    """A stage header's name as written: its title (``Dense Block (1)``) or its name."""
+    return st.title or (st.name.text if st.name else "")
+
+
 # ---- layout ---------------------------------------------------------------------------
 def _end(span) -> int:
     return span.end_line or span.line
@@ -75,7 +80,7 @@ def _end(span) -> int:
 def _units(spec: ast.Spec) -> list[tuple[str, int, int]]:
     """Output lines with the source line range each came from: ``(text, first, last)``."""
     stages = [st for st in spec.statements if isinstance(st, ast.Stage) and (st.name or st.size)]
-    wn = max((len(st.name.text) for st in stages if st.name), default=0)
+    wn = max((len(stage_label(st)) for st in stages if st.name), default=0)
     ws = max((len(atom_text(st.size)) for st in stages if st.size), default=0)
     head_w = (wn + 1 if wn else 0) + ws + 1 if ws else wn + 1
     units: list[tuple[str, int, int]] = []
@@ -88,7 +93,7 @@ def _units(spec: ast.Spec) -> list[tuple[str, int, int]]:
             for item in body:
                 units.append((statement_text(item), item.span.line, _end(item.span)))
             continue
-        name = st.name.text if st.name else ""
+        name = stage_label(st)
         size = atom_text(st.size) if st.size else ""
         if ws and size:
             head = (f"{name:<{wn}} " if wn else "") + f"{size:>{ws}}:"

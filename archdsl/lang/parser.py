@@ -15,13 +15,15 @@ from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInpu
 from archdsl.lang import syntax as ast
 from archdsl.lang.grammar_cache import cached_lark
 from archdsl.errors import ArchError, Span, split_lines
+from archdsl.lang.titles import titled as _titled, word_before as _word_before
 
 # Human names for lark's terminal names, used in "expected ..." messages.
 _TOKEN_NAMES = {
     "NAME": "a word", "NUMBER": "a number", "DIMS": "a size like 3×3", "FCDIM": "'1000-d'",
     "REPEAT": "a repeat like ×2", "_NL": "a new line", "COMMA": "','", "COLON": "':'",
     "SEMICOLON": "';'", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
-    "EQUAL": "'='", "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the file",
+    "EQUAL": "'='", "STAR": "'*'", "SLASH": "'/'", "WIDTH": "a width like 16×k",
+    "$END": "the end of the file",
 }
 
 #: The most digits a number may have: every count a network needs fits in far fewer, and
@@ -144,6 +146,13 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
     shown = "end of line" if tok.type == "_NL" else repr(str(tok))
     if tok.type == "RSQB":
         return ArchError("unmatched ']'", span, "remove it, or open the block with '['", source=text)
+    if tok.type == "TAG":   # -- dense / inception (#13b): ``basic (16)`` with a space
+        tag = str(tok).strip()
+        return ArchError(f"'{tag}' after a space numbers a stage title, as in "
+                         f"'Dense Block {tag} 56×56:'", Span(file, tok.line, tok.column + 1,
+                                                             tok.end_line, tok.end_column),
+                         f"a block's arguments follow its name without a space: "
+                         f"'{_word_before(text, tok.start_pos)}{tag}'", source=text)
     open_at = _open_bracket(text, file) if "RSQB" in expected and tok.type in ("_NL", "COLON") else None
     if open_at:
         # A block left open runs on over the next lines until something cannot be inside it.
@@ -228,15 +237,17 @@ def _group_stages(statements: list, file: str) -> list:
 
     def close():
         if current is not None:
-            out.append(ast.Stage(current["name"], current["size"], tuple(current["body"]), current["span"]))
+            out.append(ast.Stage(current["name"], current["size"], tuple(current["body"]),
+                                 current["span"], current["title"]))
 
     for st in statements:
         if isinstance(st, _Header):
             close()
-            current = {"name": st.name, "size": st.size, "body": list(st.rows), "span": st.span}
+            current = {"name": st.name, "size": st.size, "body": list(st.rows), "span": st.span,
+                       "title": st.title}
         elif isinstance(st, ast.Row):
             if current is None:
-                current = {"name": None, "size": None, "body": [], "span": st.span}
+                current = {"name": None, "size": None, "body": [], "span": st.span, "title": None}
             current["body"].append(st)
         elif isinstance(st, ast.With) and current is not None:
             current["body"].append(st)
@@ -250,10 +261,11 @@ def _group_stages(statements: list, file: str) -> list:
 
 class _Header:
     """Transient: a stage header line before grouping (``name size: rows``)."""
-    __slots__ = ("name", "size", "rows", "span")
+    __slots__ = ("name", "size", "rows", "span", "title")
 
-    def __init__(self, name, size, rows, span):
+    def __init__(self, name, size, rows, span, title=None):
         self.name, self.size, self.rows, self.span = name, size, rows, span
+        self.title = title
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -320,6 +332,23 @@ class _ToAst(Transformer):
 
     def product(self, meta, items):
         return ast.Product(tuple(items), self._span(meta))
+
+    # -- residual family (#13a)
+    def width(self, meta, items):
+        """``16×k``: the number times the name (WRN's width factor)."""
+        tok = items[0]
+        num, name = str(tok).split("×")
+        span = _tok_span(self.file, tok)
+        col = tok.column + len(num) + 1
+        return ast.Product((ast.Num(int(num), num, Span(self.file, tok.line, tok.column, tok.line,
+                                                        col - 1)),
+                            ast.Word(name, Span(self.file, tok.line, col, tok.line, tok.end_column))),
+                           span, "×")
+
+    def keyval_part(self, meta, items):
+        """``C=32``: one part holding a :class:`~archdsl.lang.syntax.KeyValue`."""
+        span = self._span(meta)
+        return ast.Part((ast.KeyValue(str(items[0]), items[1], span),), None, None, None, span)
 
     def arg(self, meta, items):
         if len(items) == 2:
@@ -391,9 +420,15 @@ class _ToAst(Transformer):
 
     def header(self, meta, items):
         head, rest = items[0], items[1:]
-        name = size = None
+        name = size = title = None
         atoms = list(head.atoms)
-        if atoms and isinstance(atoms[0], ast.Word):
+        words = 0
+        while words < len(atoms) and isinstance(atoms[words], ast.Word):
+            words += 1
+        if words > 1 and head.args is None and head.repeat is None:   # ``Classification Layer``
+            name, title = _titled(atoms[:words], None)
+            atoms = atoms[words:]
+        elif atoms and isinstance(atoms[0], ast.Word):
             name = atoms.pop(0)
         if atoms and isinstance(atoms[0], ast.Dims) and len(atoms[0].values) == 2:
             size = atoms.pop(0)
@@ -401,7 +436,24 @@ class _ToAst(Transformer):
             raise ArchError("a stage header is a name and/or an output size, like 'conv2_x 56×56:'",
                             head.span, hint="put the layers after the ':'")
         rows = (ast.Row(tuple(rest), rest[0].span),) if rest else ()
-        return _Header(name, size, rows, self._span(meta))
+        return _Header(name, size, rows, self._span(meta), title)
+
+    # -- dense / inception (#13b)
+    def titled_header(self, meta, items):
+        """``Dense Block (1) 56×56: …``: a title of words and a tag, then an optional size."""
+        head, tag, rest = items[0], items[1], list(items[2:])
+        after = []
+        while rest and not isinstance(rest[0], ast.Part):
+            after.append(rest.pop(0))
+        if head.bracket is not None or head.args is not None or head.repeat is not None \
+                or not all(isinstance(a, ast.Word) for a in head.atoms) or len(after) > 1 \
+                or (after and not (isinstance(after[0], ast.Dims) and len(after[0].values) == 2)):
+            raise ArchError("a titled stage header is words, a number in parentheses and an "
+                            "output size, like 'Dense Block (1) 56×56:'", self._span(meta),
+                            hint="put the layers after the ':'")
+        name, title = _titled(head.atoms, str(tag).strip())
+        rows = (ast.Row(tuple(rest), rest[0].span),) if rest else ()
+        return _Header(name, after[0] if after else None, rows, self._span(meta), title)
 
 
 def _number(tok: Token, file: str) -> ast.Num:

@@ -51,12 +51,22 @@ class Index:
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """``4*c``: a product of numbers and parameter references."""
+    """``4*c``: a product of numbers and parameter references. ``sep`` is how it was
+    written: ``*``, or ``×`` for a width factor (WRN's ``16×k``)."""
     factors: tuple["Atom", ...]
+    span: Span
+    sep: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    """``C=32`` (ResNeXt's cardinality): a named value written as a part of its own."""
+    name: str
+    value: "Atom"
     span: Span
 
 
-Atom = Word | Num | Dims | FcDim | Index | Product
+Atom = Word | Num | Dims | FcDim | Index | Product | KeyValue
 
 
 def atom_text(a: Atom) -> str:
@@ -71,7 +81,9 @@ def atom_text(a: Atom) -> str:
     if isinstance(a, Index):
         return f"{a.name}[{a.index}]"
     if isinstance(a, Product):
-        return "*".join(atom_text(f) for f in a.factors)
+        return a.sep.join(atom_text(f) for f in a.factors)
+    if isinstance(a, KeyValue):
+        return f"{a.name}={atom_text(a.value)}"
     raise TypeError(f"not an atom: {a!r}")
 
 
@@ -167,11 +179,15 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """A table row group: ``conv2_x 56×56:`` followed by its rows and stage settings."""
+    """A table row group: ``conv2_x 56×56:`` followed by its rows and stage settings.
+
+    ``title``: the header as the paper prints it (``Dense Block (1)``), when it is one; then
+    ``name`` is the identifier made from it (``dense_block_1``)."""
     name: Word | None
     size: Dims | None
     body: tuple[Row | With, ...]
     span: Span
+    title: str | None = None
 
 
 Statement = Network | Input | Classes | Param | Alias | With | BlockDef | Stage | Row
