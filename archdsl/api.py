@@ -13,6 +13,7 @@ from archdsl.ir import graph as graph_module
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
 from archdsl.lang.parser import parse
+from archdsl.readfile import read_capped
 from archdsl.resources import bundled
 from archdsl.builder.suggest import suggest
 
@@ -28,13 +29,15 @@ def spec_dirs() -> list[Path]:
     return dirs + [bundled("specs")]
 
 
-def read_spec(path: str | os.PathLike) -> str:
-    """Read a spec file as UTF-8 text; unreadable or binary files are located ArchErrors."""
+def read_spec(path: str | os.PathLike, max_bytes: int | None = None) -> str:
+    """Read a spec file as UTF-8 text; unreadable, binary, over-size (``max_bytes``, default
+    :attr:`Limits.max_spec_bytes <archdsl.ir.limits.Limits>`; IR files: ``max_ir_bytes``) or
+    non-regular files (``/dev/zero``, a FIFO) are located ArchErrors."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise ArchError(f"cannot read {p}: {e.strerror or e}", Span(str(p), 1, 1)) from None
+    ir = p.suffix in (".yaml", ".yml")
+    if max_bytes is None:
+        max_bytes = Limits().max_ir_bytes if ir else Limits().max_spec_bytes
+    data = read_capped(p, max_bytes, "IR" if ir else "spec")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -135,7 +138,7 @@ def _for_api(e: ArchError, spec: Any) -> ArchError:
 
 
 def _load(spec, alias, limits, params) -> Graph:
-    text, file = _source(spec)
+    text, file = _source(spec, limits or Limits())
     if file is not None and file.endswith((".yaml", ".yml")):
         from archdsl.ir.yamlio import graph_from_yaml
         if params or alias:
@@ -149,16 +152,18 @@ def _load(spec, alias, limits, params) -> Graph:
     if file is None:
         if "\n" not in str(spec) and not str(spec).strip().startswith(("network", "input")):
             path, found_alias = find_spec(str(spec))
-            return build(parse(read_spec(path), str(path)), params, alias or found_alias, limits)
+            return build(parse(read_spec(path, (limits or Limits()).max_spec_bytes), str(path)),
+                         params, alias or found_alias, limits)
         return build(parse(str(spec), "<string>"), params, alias, limits)
     return build(parse(text, file), params, alias, limits)
 
 
-def _source(spec) -> tuple[str, str | None]:
+def _source(spec, limits: Limits) -> tuple[str, str | None]:
     if isinstance(spec, os.PathLike) or (isinstance(spec, str) and "\n" not in spec
                                          and (spec.endswith((".arch", ".yaml", ".yml"))
                                               or os.sep in spec)):
-        return read_spec(spec), str(spec)
+        ir = str(spec).endswith((".yaml", ".yml"))
+        return read_spec(spec, limits.max_ir_bytes if ir else limits.max_spec_bytes), str(spec)
     return str(spec), None
 
 

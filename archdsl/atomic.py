@@ -118,3 +118,61 @@ def write_texts(files: Mapping[str | os.PathLike, str]) -> list[Path]:
 def _write(tmp: Path, text: str) -> None:
     with open(tmp, "w", encoding="utf-8", newline="") as f:   # newlines as given
         f.write(text)
+
+
+@contextlib.contextmanager
+def locked_dir(directory: str | os.PathLike, what: str) -> Iterator[Path]:
+    """Create ``directory`` if needed and hold an exclusive lock on it while the block runs.
+
+    Two ``archdsl train`` runs into the same ``--out`` would interleave their metrics and
+    overwrite each other's checkpoint; two builds into one directory could mix their files.
+    The second is refused at once with an :class:`~archdsl.errors.ArchError` naming ``what``
+    holds the directory. The lock is ``flock`` on the directory itself, so no lock file is
+    left behind, and the kernel drops it when the process dies (kill -9 included), so there
+    is no stale lock to clean up. Where ``flock`` does not exist (Windows) nothing is locked.
+    """
+    from archdsl.errors import COMMAND_LINE, ArchError
+    path = Path(directory)
+    try:
+        created = not path.exists()
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise output_error(e, path) from None
+    try:
+        try:
+            import fcntl
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:   # pragma: no cover - Windows
+            pass
+        except BlockingIOError:
+            raise ArchError(f"{path} is in use by another archdsl {what}", COMMAND_LINE,
+                            hint="wait for it to finish, or choose another directory "
+                                 "with -o/--out") from None
+        try:
+            yield path
+        except BaseException:
+            if created:   # a run that failed before writing anything leaves no empty directory
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            raise
+    finally:
+        os.close(fd)   # closing releases the lock
+
+
+def output_error(e: OSError, path: Path) -> "ArchError":
+    """An OSError met while writing under ``path`` as a one-line ArchError (``-o`` naming a
+    file, a read-only or full file system, a name too long)."""
+    import errno
+
+    from archdsl.errors import COMMAND_LINE, ArchError
+    hints = {errno.EEXIST: "it is a file: -o/--out names a directory",
+             errno.ENOTDIR: "a part of the path is a file, not a directory",
+             errno.EACCES: "choose a directory you can write to",
+             errno.EROFS: "the file system is read-only: choose another directory",
+             errno.ENOSPC: "the disk is full: free space or choose another directory",
+             errno.EDQUOT: "the disk quota is exceeded",
+             errno.ENAMETOOLONG: "use a shorter path"}
+    where = e.filename if e.filename is not None else path
+    return ArchError(f"cannot write {str(where)[:200]}: {e.strerror or e}", COMMAND_LINE,
+                     hint=hints.get(e.errno))

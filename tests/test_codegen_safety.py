@@ -50,8 +50,13 @@ def test_hostile_names_in_an_ir_file(name, tmp_path):
     doc["name"] = name
     doc["file"] = name + ".arch"
     (tmp_path / "ir.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
-    graph = archdsl.load(str(tmp_path / "ir.yaml"))
-    graph = dataclasses.replace(graph, params=((name, name),), settings=(("init", name),))
+    with pytest.raises(ArchError, match="IR field 'name'.*not a network name"):
+        archdsl.load(str(tmp_path / "ir.yaml"))   # the name would also be build/<name>
+    doc["name"] = "hostile"
+    (tmp_path / "ir.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+    graph = archdsl.load(str(tmp_path / "ir.yaml"))   # the file field is only ever quoted
+    # codegen is safe on its own too, for a graph made in Python with any name
+    graph = dataclasses.replace(graph, name=name, params=((name, name),), settings=(("init", name),))
     (tmp_path / "model.py").write_text(generate_source(graph))
     _import_runs_nothing(tmp_path / "model.py")
 

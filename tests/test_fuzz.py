@@ -172,3 +172,52 @@ def test_every_spec_compiles_unmutated():
     for name, text in TEXTS.items():
         g = build(parse(text, name), {})
         assert g.depth > 0
+
+
+# ---- hostile inputs (issue 16): huge numbers, deep nesting, reserved names ----------------
+from archdsl.ir.names import RESERVED  # noqa: E402
+
+HUGE = st.one_of(st.integers(10 ** 18, 10 ** 400).map(str), st.integers(19, 5000).map(lambda n: "9" * n),
+                 st.sampled_from(["1e19", "1e30", "9" * 18, "1e308", "1e400"]))
+ROW = "network f\ninput 3×32×32\nclasses 10\nparam n = 3\n{stage} 32×32: {row}\nhead: average pool, fc-10\n"
+
+
+@st.composite
+def hostile_spec(draw):
+    """A valid small spec with one hostile piece: a huge number in any numeric slot, brackets
+    nested up to 3,000 deep, or a stage named after an nn.Module attribute or keyword."""
+    kind = draw(st.sampled_from(["number", "nesting", "reserved"]))
+    if kind == "number":
+        big = draw(HUGE)
+        row = draw(st.sampled_from(["3×3, {}", "3×3, 16 ×{}", "3×3, 16, stride {}", "{}×{}, 16",
+                                    "[3×3, 16] ×{}", "3×3, n*{}", "3×3, 16, padding {}"]))
+        return ROW.format(stage="conv1", row=row.format(big, big))
+    if kind == "nesting":
+        depth = draw(st.integers(1, 3000))
+        return ROW.format(stage="conv1", row="[" * depth + "3×3, 16" + "]" * depth)
+    name = draw(st.sampled_from(sorted(RESERVED) + ["__init__", "_parameters", "class", "lambda"]))
+    return ROW.format(stage=name, row="3×3, 16")
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=list(HealthCheck))
+@given(hostile_spec())
+def test_hostile_specs_fail_cleanly(text):
+    """Huge numbers, deep nesting and reserved names end in ArchError (or, for nesting within
+    the limit, a network): never OverflowError, ValueError, RecursionError or a KeyError."""
+    compile_text(text)
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=list(HealthCheck))
+@given(hostile_spec().filter(lambda t: "[" * 33 not in t))
+def test_hostile_specs_over_a_limit_are_refused(text):
+    """Every hostile spec but nesting within the limit is refused, with a located error."""
+    from hypothesis import assume
+    big = re.search(r"[0-9]{19}|e(19|30|308|400)\b", text)
+    stage = text.split("\n")[4].split(" ")[0]
+    assume(big or stage in RESERVED or stage.startswith("_") or stage in ("class", "lambda"))
+    try:
+        build(parse(text, "fuzz.arch"))
+    except ArchError as e:
+        assert e.span is not None and e.span.line in (5, 4)
+        return
+    raise AssertionError("accepted: " + text)

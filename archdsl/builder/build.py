@@ -8,6 +8,7 @@ their shapes, is :mod:`archdsl.builder.place`; this module reads the header and 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ from archdsl.builder import expand, mobile
 from archdsl.builder import params as fam
 from archdsl.builder import settings as cfg
 from archdsl.lang import syntax as ast
-from archdsl.errors import COMMAND_LINE, ArchError, Span, collect
+from archdsl.errors import MAX_ERRORS, COMMAND_LINE, ArchError, Span, collect
 from archdsl.ir.limits import Limits, check_depth, check_graph
 from archdsl.ir.graph import Graph, Stage, dims_text
+from archdsl.ir.names import check_network_name, stage_name_error
 from archdsl.builder.layer import Layer
+from archdsl.lang.parser import paused_gc
 from archdsl.lang.syntax import atom_text
 from archdsl.builder.place import State, place
 from archdsl.builder.suggest import suggest
@@ -34,7 +37,8 @@ def build(spec: ast.Spec, overrides: dict[str, Any] | None = None, alias: str | 
     ``ArchErrors``) for anything wrong, located in the spec.
     """
     try:
-        return _Builder(spec, limits or Limits()).run(dict(overrides or {}), alias)
+        with paused_gc():   # the IR is acyclic: see paused_gc
+            return _Builder(spec, limits or Limits()).run(dict(overrides or {}), alias)
     except ArchError as e:
         raise e.with_source(spec.source)
 
@@ -126,6 +130,11 @@ class _Builder:
                                     hint="add rows like 'conv1 112×112: 7×7, 64, stride 2'"))
         collect(errors)
 
+        # the name becomes build/<name> and a class name: a file stem '..' must not reach
+        # the file system (a `network` line and aliases are NAME tokens already)
+        decl = next((st.span for st in spec.statements if isinstance(st, ast.Network)), None)
+        check_network_name(name, decl or Span(self.file, 1, 1),
+                           where="" if decl else "the network is named after its file, and ")
         defaults, family = dict(params), name
         if classes_decl is not None:
             params.setdefault("classes", classes_decl[0])
@@ -150,7 +159,8 @@ class _Builder:
             params[k] = fam.check_classes(k, fam.check_override(k, v, params[k]),
                                           COMMAND_LINE)
         if overrides:   # an alias with a parameter changed is another member (--sweep on resnet20)
-            name = fam.member_name(family, params, defaults, aliases)
+            # -D values join the name: -D d=3,-4 gives d3--4, made d3-4 (a NAME)
+            name = re.sub(r"[-.]{2,}", "-", fam.member_name(family, params, defaults, aliases))
         classes = params.get("classes")
         # Again, now that -D is known: a setting may name a parameter (width multiplier alpha).
         settings = cfg.Settings()
@@ -168,6 +178,7 @@ class _Builder:
             errors.append(e)
         resolved: list[tuple[ast.Stage, cfg.Settings, list[Layer], str]] = []
         seen: dict[str, Span] = {}
+        stopped = False
         for i, st in enumerate(stages):
             sname = self._stage_name(st, i, len(stages), seen, errors)
             if st.size is not None and (len(st.size.values) != 2 or min(st.size.values) < 1):
@@ -177,6 +188,9 @@ class _Builder:
             s = cfg.for_title(settings, st.title)
             layers: list[Layer] = []
             for item in st.body:
+                if len(errors) >= MAX_ERRORS:   # enough to fix first; stop looking
+                    stopped = True
+                    break
                 try:
                     if isinstance(item, ast.With):
                         s = cfg.resolve(cfg.apply(s, item, params), resolver)
@@ -185,7 +199,7 @@ class _Builder:
                 except ArchError as e:
                     errors.append(e)
             resolved.append((st, s, layers, sname))
-        collect(errors)
+        collect(errors, stopped)
         check_depth([(l.repeat * (len(l.entries) + sum(map(len, l.branches)) if l.kind == "block"
                                else l.kind in ("conv", "fc")),
                       l.span) for _, _, ls, _ in resolved for l in ls], self.limits)
@@ -234,9 +248,14 @@ class _Builder:
         """Without an fc layer, the network's output itself must be the class scores (a
         C×1×1 map or C features, as after a 1×1 conv and a global pool)."""
         shape = state.shape
-        if shape[0] == classes and all(d == 1 for d in shape[1:]):
+        if shape == (classes,):
             return
         last = state.nodes[-1]
+        if shape[0] == classes and all(d == 1 for d in shape[1:]):   # logits must be flat
+            raise ArchError(f"the network ends in a {dims_text(shape)} map, not a vector of "
+                            f"{classes} class scores", last.span,
+                            hint="end with 'flatten': a loss takes N×classes logits, "
+                                 "not N×classes×1×1 maps")
         raise ArchError(f"the network ends in a {dims_text(shape)} "
                         f"{'map' if len(shape) == 3 else 'vector'}, not the {classes} class scores "
                         f"the spec declares", last.span,
@@ -252,6 +271,9 @@ class _Builder:
                 errors.append(ArchError(f"stage name '{sname}' must be an identifier "
                                         "(letters, digits, '_')", st.name.span,
                                         hint=f"e.g. '{''.join(c if c.isalnum() else '_' for c in sname)}'"))
+            elif stage_name_error(sname):   # a stage is an attribute of model.py's nn.Module
+                errors.append(ArchError(stage_name_error(sname), st.name.span,
+                                        hint=f"rename the stage, e.g. '{sname.strip('_')}_stage'"))
         if sname in seen:
             errors.append(ArchError(f"stage '{sname}' appears twice", st.name.span if st.name else st.span,
                                     notes=(("first here", seen[sname]),),
@@ -271,6 +293,9 @@ class _Builder:
             hint = None
             if got[0] > want[0] and got[0] % want[0] == 0:
                 hint = f"downsample by {got[0] // want[0]}: add 'stride {got[0] // want[0]}' or a pooling layer"
+            elif got[0] > want[0] and -(-got[0] // -(-got[0] // want[0])) == want[0]:
+                s = -(-got[0] // want[0])   # 33→17: stride 2 rounds up
+                hint = f"add 'stride {s}' ({got[0]} / {s} rounds up to {want[0]}) or a pooling layer"
             elif got[0] < want[0]:
                 hint = "remove a downsampling layer, or correct the declared size"
             state.errors.append(ArchError(

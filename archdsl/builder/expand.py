@@ -122,16 +122,18 @@ def pool_padding(shape, kernel, stride) -> tuple[int, int]:
         return (0, 0)
     pads = []
     for size, k, s in zip(shape[1:], kernel, stride):
-        pads.append(0 if (size - k) % s == 0 else (k - 1) // 2)
+        # a window wider than its input is an error, not something padding should hide
+        pads.append(0 if (size - k) % s == 0 or k > size else (k - 1) // 2)
     return tuple(pads)
 
 
 def implied_stride(size: int, declared: int) -> int:
     """The stride a stage's first block needs so that ``size`` becomes the declared size."""
     if declared < size and declared > 0:
-        s = size // declared
-        if s > 1 and -(-size // s) == declared:
-            return s
+        # ⌈size/s⌉ = declared: 56→28 (s 2), and 33→17 or 15→8, which round up (s 2 too)
+        for s in (size // declared, -(-size // declared)):
+            if s > 1 and -(-size // s) == declared:
+                return s
     return 1
 
 

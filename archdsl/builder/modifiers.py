@@ -94,6 +94,10 @@ def apply_modifier(layer: Layer, part: ast.Part, numbers: Numbers, env: dict[str
     else:
         v = numbers.count(rest[0], env, key, minimum=0 if name == "padding" else 1)
         value = v if name == "groups" else (v, v)
+    if name == "groups" and "depth" in layer.attrs:   # 5×5×8 already sets the groups
+        raise ArchError(f"'groups {value}' and the kernel depth {layer.attrs['depth']} both set "
+                        "the groups", part.span, hint="give one of them: the depth is input "
+                        "channels ÷ groups (AlexNet's 5×5×48), or write '5×5, 16, groups 4'")
     layer.attrs[name] = value
     layer.explicit.add(name)
 

@@ -76,14 +76,34 @@ _KEYS = ["shortcut", "batchnorm", "bn", "no batchnorm", "bias", "no bias", "stri
          "preactivation", "activation", "bn eps", "inception 3×3 for 5×5"]
 
 
+# Which setting a ``with`` part sets, by its words: a line that sets one twice is refused.
+_SETS = {"shortcut": lambda w: w[0] == "shortcut",
+         "batchnorm": lambda w: w[-1] in ("batchnorm", "bn", "norm"),
+         "bias": lambda w: w[-1] == "bias", "stride_on": lambda w: w[:2] == ["stride", "on"],
+         "relu_after_add": lambda w: w[0] == "relu", "init": lambda w: w[0] == "init"}
+
+
+_LABELS = {"stride_on": "stride on", "relu_after_add": "relu placement (before/after add)"}
+
+
 def apply(settings: Settings, line: ast.With, params: dict | None = None) -> Settings:
-    """``settings`` updated by one ``with`` line; unknown or malformed settings are errors.
+    """``settings`` updated by one ``with`` line; unknown or malformed settings are errors,
+    and so is a line that sets one setting twice (``shortcut A, shortcut B``: which one?).
 
     ``params`` are the family parameters a setting may name (``width multiplier alpha``);
     without them such a name is only checked for form (the builder applies the network's
     ``with`` lines again once ``-D`` overrides are known)."""
+    first: dict[str, ast.Part] = {}
     for part in line.parts:
         settings = _apply_part(settings, part, params)
+        words = [a.text.lower() if isinstance(a, ast.Word) else "" for a in part.atoms]
+        for key in (k for k, sets in _SETS.items() if sets(words)):
+            if key in first:
+                text = " ".join(atom_text(a) for a in part.atoms)
+                raise ArchError(f"'{text}' sets the {_LABELS.get(key, key)} setting again",
+                                part.span, notes=(("first set here", first[key].span),),
+                                hint="keep one of them")
+            first[key] = part
     return settings
 
 

@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from archdsl.lang import syntax as ast
+from archdsl.lang.parser import MAX_DIGITS, MAX_NUMBER
+from archdsl.lang.syntax import atom_text
 from archdsl.errors import ArchError, Span
 from archdsl.builder.layer import Layer, at_least_one, lower_words, part_text
 from archdsl.builder.modifiers import apply_modifier, modifier_span, modifies
@@ -75,13 +77,16 @@ class Resolver:
                     raise ArchError(f"'{f.text}' is a list, not a number", f.span,
                                     hint=f"pick one element, like {f.text}[0]")
                 out *= v
+                if abs(out) > MAX_NUMBER:   # 20 factors of 18 digits: no count, and float() fails
+                    raise ArchError(f"number too large: {atom_text(atom)} is 10^{MAX_DIGITS} or more",
+                                    atom.span, hint="numbers in a spec are below 10^18")
             return out
         raise ArchError(f"expected {_a(what)} here", atom.span)
 
     def count(self, atom: ast.Atom, env: dict[str, Any] | None, what: str, minimum: int = 1) -> int:
         """A positive whole number (channels, repeats, strides…), with a located error otherwise."""
         v = self.value(atom, env, what)
-        if isinstance(v, (list, tuple)) or not float(v).is_integer():
+        if isinstance(v, (list, tuple)) or (isinstance(v, float) and not v.is_integer()):
             raise ArchError(f"{what} must be a whole number, not {_show(v)}", atom.span)
         v = int(v)
         if v < minimum:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from archdsl.analysis.count import count
 from archdsl.analysis.report import json_dict
-from archdsl.atomic import write_texts
+from archdsl.atomic import locked_dir, output_error, write_texts
 from archdsl.cli.options import SPEC, add_options, defines, limits_from_args
 from archdsl.errors import COMMAND_LINE, ArchError
 from archdsl.ir.graph import Graph, dims_text
@@ -73,21 +73,25 @@ def run_build(spec: str | Path, out_dir: str | Path | None = None,
         from archdsl.lowering.export import check_available
 
         check_available(export)  # before writing anything: a failed build leaves no partial output
-    out = Path(out_dir) if out_dir is not None else Path("build") / graph.name
+    out = Path(out_dir) if out_dir is not None else _default_out(graph.name)
     report = report_dict(graph)
     # All three texts exist before any file (or the directory) changes, and they are renamed
     # into place together: a killed build leaves the old set, not a new model.py beside an
     # old IR, and a graph codegen refuses leaves nothing.
     texts = {"model.py": generate_source(graph), "ir.yaml": graph_to_yaml(graph),
              "report.json": json.dumps(report, indent=1) + "\n"}
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_texts({out / name: text for name, text in texts.items()})
-    if export is not None:
-        from archdsl.lowering.export import FORMATS, export_model
-        from archdsl.lowering.lower import lower
+    # one build at a time per directory: a second one into it is refused, not interleaved
+    with locked_dir(out, "build"):
+        try:
+            written = write_texts({out / name: text for name, text in texts.items()})
+            if export is not None:
+                from archdsl.lowering.export import FORMATS, export_model
+                from archdsl.lowering.lower import lower
 
-        model = lower(graph) if state is None else _trained(spec, graph, state, checkpoint)
-        written.append(export_model(model, out / f"model{FORMATS[export]}", export))
+                model = lower(graph) if state is None else _trained(spec, graph, state, checkpoint)
+                written.append(export_model(model, out / f"model{FORMATS[export]}", export))
+        except OSError as e:   # read-only or full file system, a name too long …
+            raise output_error(e, out) from None
     _summary(graph, report, written)
     return 0
 
@@ -103,6 +107,16 @@ def _trained(spec: Any, graph: Graph, state: dict[str, Any], path: Any) -> Any:
         raise ArchError(f"{path}: its weights do not fit {graph.name} "
                         f"({str(e).splitlines()[0]})", COMMAND_LINE) from None
     return model
+def _default_out(name: str) -> Path:
+    """``build/<name>``, which must stay inside ``build/``: the name is checked where it is
+    made (the grammar's NAME rule), and the resolved path once more here."""
+    root = Path("build")
+    out = root / name
+    if name in ("", ".", "..") or root.resolve() not in out.resolve().parents:
+        raise ArchError(f"the network name {name[:60]!r} would write outside {root}/",
+                        COMMAND_LINE, hint="name the network with letters, digits, '_', '-' "
+                        "and '.', or choose the directory with -o")
+    return out
 
 
 def _summary(graph: Graph, report: dict[str, Any], files: list[Path]) -> None:

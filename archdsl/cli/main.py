@@ -174,6 +174,11 @@ def _main(argv: list[str] | None) -> int:
     except ArchError as e:
         print(e.render(), file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise   # the reader left (`| head`): main() stops quietly
+    except OSError as e:   # a file system refusing a write the command did not foresee
+        print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     finally:   # an embedding program (or pytest) gets its own handler back

@@ -19,12 +19,16 @@ from typing import Any
 from archdsl.errors import COMMAND_LINE, ArchError
 from archdsl.ir.limits import GIB, Limits
 
-_INT = re.compile(r"[+-]?\d+")
+# ASCII digits only ([0-9], not \d, which also takes ３ or ٣), at most 18 of them: the same
+# bound the spec parser puts on numbers (a 5,000-digit -D value would fail in int()).
+MAX_DIGITS = 18
+_INT = re.compile(r"[+-]?[0-9]{1,%d}" % MAX_DIGITS)
 # A decimal number: MobileNet's -D alpha=0.75 (whether a fraction is allowed where it is used
 # is the builder's to say, at that place in the spec).
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
+_SIZE = re.compile(r"([0-9]{1,%d}(?:\.[0-9]{1,%d})?)\s*([KMGT]i?B|B)?" % (MAX_DIGITS, MAX_DIGITS),
+                   re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -36,10 +40,23 @@ def parse_value(text: str) -> int | float | tuple[int | float, ...]:
     ArchError."""
     parts = [p.strip() for p in text.split(",")]
     if not all(_NUMBER.fullmatch(p) for p in parts):
-        raise ArchError(f"bad value {text!r}: expected a number or a comma list of numbers",
-                        COMMAND_LINE, hint="for example -D n=9, -D alpha=0.75 or -D depths=3,4,6,3")
+        raise ArchError(f"bad value {text[:60]!r}{'…' if len(text) > 60 else ''}: expected a "
+                        "number or a comma list of numbers (ASCII digits)", COMMAND_LINE,
+                        hint="for example -D n=9, -D alpha=0.75 or -D depths=3,4,6,3")
+    if any(_too_large(p) for p in parts):   # 5,000 digits, 1e400
+        raise ArchError(f"bad value {text[:60]!r}{'…' if len(text) > 60 else ''}: number too "
+                        f"large (at most {MAX_DIGITS} digits)", COMMAND_LINE,
+                        hint="for example -D n=9 or -D depths=3,4,6,3")
     values = tuple(int(p) if _INT.fullmatch(p) else float(p) for p in parts)
     return values[0] if len(values) == 1 and "," not in text else values
+
+
+def _too_large(number: str) -> bool:
+    """Whether a matched number has over MAX_DIGITS integer digits or is 10^18 or more."""
+    if _INT.fullmatch(number):   # 18 digits at most: below 10^18 (float() would round up)
+        return False
+    whole = re.split(r"[.eE]", number.lstrip("+-"))[0].lstrip("0")
+    return len(whole) > MAX_DIGITS or not abs(float(number)) < 10 ** MAX_DIGITS
 
 
 def parse_define(text: str) -> tuple[str, int | tuple[int, ...]]:
@@ -57,15 +74,27 @@ def defines(args: argparse.Namespace) -> dict[str, int | tuple[int, ...]]:
 
     Parsed when the command runs, not by argparse, so a bad value is a located
     :class:`ArchError` (exit 2) like every other spec error."""
-    return dict(parse_define(d) for d in getattr(args, "define", None) or [])
+    out: dict[str, int | tuple[int, ...]] = {}
+    for d in getattr(args, "define", None) or []:
+        key, value = parse_define(d)
+        if key in out:   # -D n=3 -D n=5: which one was meant?
+            raise ArchError(f"-D {key} is given twice ({key}={_show(out[key])} and "
+                            f"{key}={_show(value)})", COMMAND_LINE, hint=f"give -D {key} once")
+        out[key] = value
+    return out
+
+
+def _show(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
 
 
 def parse_input(text: str) -> tuple[int, ...]:
     """``"3x224x224"`` (or ``×``) -> (3, 224, 224); ``"224x224"`` and ``"224"`` leave the
     channels (and the width) to :func:`input_shape`. Raises ArchError on anything else."""
     parts = re.split(r"[x×X,]", text.strip())
-    if not all(p.isdigit() and int(p) > 0 for p in parts) or not 1 <= len(parts) <= 3:
-        raise ArchError(f"bad input size {text!r}", COMMAND_LINE,
+    if not all(re.fullmatch(r"[0-9]{1,%d}" % MAX_DIGITS, p) and int(p) > 0 for p in parts) \
+            or not 1 <= len(parts) <= 3:   # ASCII digits, bounded: '３' and 5,000 digits refused
+        raise ArchError(f"bad input size {text[:60]!r}", COMMAND_LINE,
                         hint="write it as CxHxW, e.g. 3x224x224")
     return tuple(int(p) for p in parts)
 
@@ -81,20 +110,50 @@ def parse_bytes(text: str) -> int:
     """``"64GiB"``, ``"500MB"``, ``"1024"`` -> bytes; anything else is an ArchError."""
     m = _SIZE.fullmatch(text.strip())
     if not m:
-        raise ArchError(f"bad memory size {text!r}", COMMAND_LINE,
+        raise ArchError(f"bad memory size {text[:60]!r}", COMMAND_LINE,
                         hint="write it like 64GiB, 500MB or 1024")
-    return int(float(m[1]) * _UNITS[(m[2] or "b").lower()])
+    value = int(float(m[1]) * _UNITS[(m[2] or "b").lower()])
+    if value < 1:   # 0 would read as "no limit" where a limit is optional: say so instead
+        raise ArchError(f"memory size {text!r} is not positive", COMMAND_LINE,
+                        hint="a limit is at least 1 byte, e.g. 64GiB")
+    return value
 
 
 def positive(text: str) -> int:
     """argparse type: a positive integer (``2000000000``, ``2_000_000_000`` or ``2e9``)."""
+    plain = text.replace("_", "")
+    if not re.fullmatch(r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?", plain):   # ASCII only
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:60]!r}")
+    if len(plain) > MAX_DIGITS + 4:   # 2e9 and 2_000_000_000 pass; 10^400 does not
+        raise argparse.ArgumentTypeError(f"number too large: {text[:40]!r}…")
     try:
-        value = float(text.replace("_", "")) if "e" in text.lower() else int(text.replace("_", ""))
+        value = float(plain) if "e" in plain.lower() or "." in plain else int(plain)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1 or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not value < 10 ** MAX_DIGITS or value < 1 or value != int(value):   # inf: 1e400
+        raise argparse.ArgumentTypeError(f"expected a positive integer below 10^{MAX_DIGITS}, "
+                                         f"got {text!r}")
     return int(value)
+
+
+def integer(text: str) -> int:
+    """argparse type: a whole number (``--seed``, ``--steps``), ASCII digits, at most 18."""
+    if not _INT.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected an integer of at most {MAX_DIGITS} digits, "
+                                         f"got {text[:60]!r}")
+    return int(text)
+
+
+def finite(text: str) -> float:
+    """argparse type: a finite real number (``--lr``); ``nan``, ``inf`` and 1e999 refused."""
+    import math
+    try:
+        value = float(text) if re.fullmatch(r"[0-9eE.+-]{1,40}", text.strip()) else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text[:60]!r}")
+    return value
 
 
 def _argtype(parse):
@@ -162,10 +221,15 @@ OPTIONS: dict[str, Option] = {
         help=f"most float32 activation memory at the batch size, e.g. 64GiB "
              f"(default {_D.max_activation_bytes // GIB} GiB)"),
         group=_LIMITS),
+    "max_spec_bytes": Option(("--max-spec-bytes",), dict(
+        type=memory_size, metavar="SIZE",
+        help=f"largest spec file read, e.g. 1MiB (default {_D.max_spec_bytes // 2**10} KiB; "
+             f"ir.yaml files: {_D.max_ir_bytes // 2**20} MiB)"),
+        group=_LIMITS),
 }
 
 #: The four resource budgets, which every command that builds a spec takes together.
-LIMITS = ("max_params", "max_depth", "max_repeat", "max_activation")
+LIMITS = ("max_params", "max_depth", "max_repeat", "max_activation", "max_spec_bytes")
 #: What every command that builds a spec takes: -D and the budgets.
 SPEC = ("define", *LIMITS)
 #: What a command may choose for itself; everything else comes from :data:`OPTIONS`.
@@ -206,4 +270,5 @@ def limits_from_args(args: argparse.Namespace, batch: int | None = None) -> Limi
                   max_depth=args.max_depth or d.max_depth,
                   max_repeat=args.max_repeat or d.max_repeat,
                   max_activation_bytes=args.max_activation or d.max_activation_bytes,
+                  max_spec_bytes=getattr(args, "max_spec_bytes", None) or d.max_spec_bytes,
                   batch=batch if batch is not None else getattr(args, "batch", None) or 1)

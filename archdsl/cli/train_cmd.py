@@ -10,7 +10,8 @@ import argparse
 import json
 from typing import Any
 
-from archdsl.cli.options import SPEC, add_options, defines, input_shape, limits_from_args
+from archdsl.cli.options import (SPEC, add_options, defines, finite, input_shape, integer,
+                                 limits_from_args)
 
 #: ``eval`` and ``bench`` print a sentence, or one JSON object for scripts.
 FORMATS = ("text", "json")
@@ -89,7 +90,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         model, pipe = build(args.spec, state["params"], cfg, args.data, rt,
                             limits_from_args(args, batch=cfg.eval_batch_size))
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as e:   # wrong shapes or names
+            raise checkpoint.unusable(args.checkpoint, e) from None
+        warning = checkpoint.weights_warning(state)
+        if warning and rt.is_main:
+            import sys
+            print(warning, file=sys.stderr)
         res = evaluate(model, pipe, rt, ten_crop=cfg.ten_crop, batch_size=cfg.eval_batch_size,
                        autocast=lambda: autocast(cfg, rt.device))
     finally:
@@ -153,9 +161,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--recipe", help="recipe YAML path or name in recipes/ (e.g. cifar-paper, smoke)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any recipe setting")
     p.add_argument("--resume", action="store_true", help="continue exactly from --out's checkpoint")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--steps", type=integer)
+    p.add_argument("--lr", type=finite)
+    p.add_argument("--seed", type=integer)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--amp", choices=("auto", "none", "bf16"))
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -183,6 +191,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--amp", choices=("none", "bf16"), default="none")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--warmup", type=integer, default=3)
+    p.add_argument("--iters", type=integer, default=10)
     p.set_defaults(func=cmd_bench)

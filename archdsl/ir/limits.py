@@ -29,6 +29,11 @@ class Limits:
     max_repeat: int = 10_000
     max_activation_bytes: int = 256 * GIB
     batch: int = 1
+    #: size caps on the files read, checked before parsing: a spec (the biggest real one is a
+    #: few KiB; a 100k-line spec is refused in microseconds, not after seconds of parsing) and a
+    #: built ir.yaml (machine-written, ~250 bytes per node plus the spec's text)
+    max_spec_bytes: int = 256 * 2 ** 10
+    max_ir_bytes: int = 64 * 2 ** 20
 
 
 def check_depth(weighted: list[tuple[int, Span]], limits: Limits) -> None:

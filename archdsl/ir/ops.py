@@ -192,10 +192,21 @@ def window_output(size: int, kernel: int, stride: int, padding: int, dilation: i
     return out
 
 
+#: torch keeps window sizes, strides, padding and dilation in 32-bit ints in some kernels
+#: (max pooling with stride 2^31 fails with "value cannot be converted to type int").
+MAX_WINDOW = 2 ** 31 - 1
+
+
 def _window(op: str, a: Attrs, shape: Shape, out_channels: int) -> Shape:
     _need_map(op, shape)
     _, h, w = shape
     dilation, ceil_mode = a.get("dilation", (1, 1)), a.get("ceil_mode", False)
+    for key in ("kernel", "stride", "padding", "dilation"):
+        v = max(a.get(key, (1, 1)))
+        if v > MAX_WINDOW:
+            raise ShapeError(f"{op} {key} {v:,} is too large: torch holds it in a 32-bit int "
+                             f"(at most {MAX_WINDOW:,})",
+                             "a stride or window wider than the input has no effect beyond it")
     out = []
     for size, k, s, p, d in zip((h, w), a["kernel"], a["stride"], a["padding"], dilation):
         span = d * (k - 1) + 1   # a dilated kernel's footprint on the input
@@ -272,6 +283,14 @@ def _pool_shape(op: str) -> ShapeRule:
                                  f"use padding {k // 2} or less")
         return _window(op, a, shapes[0], shapes[0][0])
     return infer
+
+
+def _lrn_shape(a: Attrs, shapes: list[Shape]) -> Shape:
+    _need_map("LRN", shapes[0])
+    if a["size"] > shapes[0][0]:   # it normalises over `size` neighbouring channels
+        raise ShapeError(f"LRN size {a['size']} is larger than its {shapes[0][0]} input channels",
+                         f"use a size of at most {shapes[0][0]} (AlexNet: 5)")
+    return shapes[0]
 
 
 def _gap_shape(a: Attrs, shapes: list[Shape]) -> Shape:
@@ -402,7 +421,7 @@ OPS: dict[str, OpSpec] = {o.name: o for o in (
     OpSpec("silu", "silu", "SiLU", _same, flops_rule=_per_output(4), column="relu"),
     OpSpec("identity", "identity", "identity", _same),
     # square, (size-1) window adds, ×alpha, +k, power, divide
-    OpSpec("lrn", "lrn", "local response normalisation", _map_same("LRN"),
+    OpSpec("lrn", "lrn", "local response normalisation", _lrn_shape,
            {"size": POSITIVE, "alpha": NONNEGATIVE, "beta": NONNEGATIVE, "k": NONNEGATIVE},
            flops_rule=lambda a, i, o: (a["size"] + 4) * prod(o), column="lrn"),
     # k·k − 1 comparisons per output element

@@ -33,6 +33,7 @@ import yaml
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node, Stage
+from archdsl.ir.names import check_network_name, stage_name_error
 from archdsl.ir.yamlnodes import node_lines
 
 FORMAT, VERSION = "archdsl-ir", 1
@@ -129,8 +130,10 @@ def _dump(value: Any, dumper: type = _Dumper) -> str:
                      allow_unicode=True, width=1000)
 
 
-def load_yaml(text: str) -> Any:
-    """One YAML document with the safe loader (no tag constructs a Python object)."""
+def load_yaml(text: str, file: str = "<ir>") -> Any:
+    """One YAML document with the safe loader (no tag constructs a Python object); aliases
+    are refused before anything is composed (:func:`_no_aliases`)."""
+    _no_aliases(text, file)
     return yaml.load(text, Loader=_SAFE_LOADER)
 
 
@@ -142,7 +145,7 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
     """
     where = Span(file, 1, 1)
     try:
-        doc = load_yaml(text)
+        doc = load_yaml(text, file)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         span = Span(file, mark.line + 1, mark.column + 1) if mark else where
@@ -160,8 +163,8 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
         stages = tuple(Stage(s["name"], _frozen(s.get("declared")),
                              tuple(members.get(s["name"], ())), span_from_str(s["span"]))
                        for s in doc["stages"])
-        graph = Graph(name=str(doc["name"]), input_shape=_frozen(doc["input_shape"]),
-                      num_classes=int(doc["num_classes"]), nodes=nodes, stages=stages,
+        graph = Graph(name=check_network_name(doc["name"], where, where="IR field 'name': "),
+                      input_shape=_frozen(doc["input_shape"]), num_classes=doc["num_classes"], nodes=nodes, stages=stages,
                       params=tuple((k, _frozen(v)) for k, v in (doc.get("params") or {}).items()),
                       settings=tuple((k, _frozen(v)) for k, v in (doc.get("settings") or {}).items()),
                       file=str(doc.get("file", file)), source=doc.get("source") or "")
@@ -169,7 +172,31 @@ def graph_from_yaml(text: str, file: str = "<ir>") -> Graph:
         raise ArchError(f"malformed IR file: {type(e).__name__}: {e}", where) from None
     _check_document(graph, file)
     graph.lint()
+    _check_classes(graph, file)
     return graph
+
+
+def _check_classes(graph: Graph, file: str) -> None:
+    """num_classes agrees with the classifier (the last fc), or with the output's channels."""
+    fcs = [n for n in graph.nodes if n.op == "fc"]
+    outputs = fcs[-1].get("out_features") if fcs else graph.output_shape[0]
+    if outputs != graph.num_classes:
+        raise ArchError(f"num_classes is {graph.num_classes} but the classifier "
+                        f"{'(' + fcs[-1].name + ') ' if fcs else ''}has {outputs} outputs",
+                        Span(file, 1, 1), hint="the two must agree; rebuild the file with 'archdsl build'")
+
+
+def _no_aliases(text: str, file: str) -> None:
+    """Refuse YAML anchors' aliases (``*a``) before anything is built: graph_to_yaml never
+    writes one, a recursive anchor (``&a [*a]``) recurses without end and a billion-laughs
+    document expands nine aliases nine times over into gigabytes. The event stream is read
+    without composing a node, so the check costs little and allocates nothing big."""
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise ArchError("YAML aliases ('*name') are not allowed in an IR file",
+                            Span(file, mark.line + 1, mark.column + 1),
+                            hint="archdsl build never writes them; rebuild the file")
 
 
 def _text(d: dict, key: str, default: Any = KeyError) -> Any:
@@ -210,6 +237,9 @@ def _check_document(graph: Graph, file: str) -> None:
     if not _is_int(graph.num_classes, 1):
         raise ArchError(f"num_classes must be a positive integer, not {graph.num_classes!r}", where)
     for st in graph.stages:
+        why = stage_name_error(st.name)
+        if why:
+            raise ArchError(why, st.span)
         if st.declared is not None and not (isinstance(st.declared, tuple) and len(st.declared) == 2
                                             and all(_is_int(v, 1) for v in st.declared)):
             raise ArchError(f"stage {st.name}: declared size {st.declared!r} must be two positive "

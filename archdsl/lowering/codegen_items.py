@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
+# the name rules live with the IR (the builder checks stage names with them too)
+from archdsl.ir.names import MODULE_ATTRIBUTES, RESERVED  # noqa: F401  (re-exported)
 
 
 def class_name(name: str) -> str:
@@ -36,30 +38,6 @@ def check_ident(name: str, what: str, node: Node | None = None) -> str:
                         node.span if node is not None else None,
                         hint="name stages and layers with letters, digits and underscores")
     return name
-
-
-# nn.Module's public attributes (torch 2.13; tests/test_codegen_safety.py holds this to
-# dir(nn.Module), so a torch upgrade that adds one fails there). Spelt out rather than read
-# from torch: codegen, like `archdsl build`, must not pay torch's import.
-MODULE_ATTRIBUTES = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children",
-    "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward",
-    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
-    "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules",
-    "named_parameters", "parameters", "register_backward_hook", "register_buffer",
-    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
-    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
-    "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
-    "type", "xpu", "zero_grad",
-    "training",   # an instance attribute, set in nn.Module.__init__
-})
-
-# names a stage, layer or argument must not take in generated code: nn.Module's own
-# attributes, the generated methods and argument, and the module-level names of model.py
-RESERVED = MODULE_ATTRIBUTES | {"self", "forward_features", "forward_stages", "num_classes",
-                                "torch", "nn", "F", "run", "math", "OrderedDict"}
 
 
 @dataclass(frozen=True, slots=True)

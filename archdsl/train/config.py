@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,51 @@ _CHOICES = {
 }
 
 
+# Numeric settings and the interval each must lie in: (low, high, low included, high included);
+# None is unbounded. Checked on every load, so a recipe file is refused as a command line is.
+_RANGES = {
+    "lr": (0, None, False, True), "momentum": (0, 1, True, True), "weight_decay": (0, None, True, True),
+    "gamma": (0, None, False, True), "warmup_steps": (0, None, True, True),
+    "warmup_lr": (0, None, True, True), "label_smoothing": (0, 1, True, False),
+    "val_split": (0, 1, True, False), "pca_noise": (0, None, True, True), "pad": (0, None, True, True),
+    "scale_min": (1, None, True, True), "scale_max": (1, None, True, True),
+    "crop_size": (1, None, True, True), "store_size": (1, None, True, True),
+    "num_classes": (1, None, True, True), "seed": (0, 2 ** 63, True, False),
+    "steps": (1, None, True, True), "batch_size": (1, None, True, True),
+    "eval_every": (1, None, True, True), "log_every": (1, None, True, True),
+    "ckpt_every": (1, None, True, True), "eval_batch_size": (1, None, True, True),
+}
+#: Largest whole number a setting may hold (steps, sizes …), as spec numbers are bounded.
+_MAX_INT = 10 ** 18
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(?::[0-9]{1,3})?")
+
+
+def _range_error(key: str, value: Any) -> str | None:
+    """Why ``value`` is out of ``key``'s range (or not finite, or too big), else None."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{key} must be a finite number, got {v!r}"
+        if isinstance(v, int) and abs(v) > _MAX_INT:
+            return f"{key} is too large: {v:.3g}"
+        if isinstance(v, (int, float)) and key in ("milestones", "input_size") and v < (key == "input_size"):
+            return f"{key} must hold {'positive' if key == 'input_size' else 'non-negative'} numbers, got {value!r}"
+    if key == "input_size" and value is not None and len(value) != 3:
+        return f"input_size is C,H,W (three numbers), got {value!r}"
+    if key == "device" and not _DEVICE.fullmatch(value):
+        return f"device must be auto, cpu, cuda, cuda:N or mps, got {value!r}"
+    if key not in _RANGES or value is None:
+        return None
+    lo, hi, lo_in, hi_in = _RANGES[key]
+    if (lo is not None and (value < lo or (value == lo and not lo_in))) or \
+            (hi is not None and (value > hi or (value == hi and not hi_in))):
+        if hi is None:
+            return f"{key} must be {'at least' if lo_in else 'greater than'} {lo}, got {value!r}"
+        interval = f"{'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}"
+        return f"{key} must be in {interval}, got {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class Setting:
     """Where a setting was written: a key in a recipe file (its span and the file's text,
@@ -148,6 +195,10 @@ def _settings(path: Path, text: str) -> dict[str, tuple[Any, Setting]]:
     with the safe constructor."""
     loader = yaml.SafeLoader(text)
     try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):   # before anything is composed
+            if isinstance(event, yaml.AliasEvent):   # recursive anchors, alias bombs
+                raise TrainError("YAML aliases ('*name') are not allowed in a recipe", None,
+                                 _mark_span(str(path), event.start_mark), text)
         node = loader.get_single_node()
         if node is not None and not isinstance(node, yaml.MappingNode):
             raise TrainError("a recipe must be a mapping of setting: value", None,
@@ -158,6 +209,9 @@ def _settings(path: Path, text: str) -> dict[str, tuple[Any, Setting]]:
             at = Setting(_mark_span(str(path), key_node.start_mark, len(key)), text)
             out[key] = (loader.construct_object(value_node, deep=True), at)
         return out
+    except ValueError as e:   # an int of 4,300+ digits: Python refuses to convert it
+        raise TrainError(f"a value in the recipe is too large: {e}"[:200], None,
+                         Span(str(path), 1, 1), text) from None
     except yaml.YAMLError as e:   # a syntax error, or a tag the safe loader refuses (!!python/…)
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         problem = getattr(e, "problem", None) or getattr(e, "context", None) or str(e)
@@ -198,15 +252,15 @@ def load_config(recipe: str | None = None, overrides: dict[str, Any] | None = No
         if key not in _FIELDS:
             raise _unknown(key, at)
         values[key], origin[key] = _coerce(key, value, at), at
+        why = _range_error(key, values[key])
+        if why:
+            raise TrainError(why, span=at.span, source=at.source)
     cfg = TrainConfig(**values)
 
     def refuse(key: str, message: str) -> TrainError:
         at = origin.get(key, Setting(None))
         return TrainError(message, span=at.span, source=at.source)
 
-    for key in ("steps", "batch_size", "eval_every", "log_every", "ckpt_every", "eval_batch_size"):
-        if getattr(cfg, key) < 1:
-            raise refuse(key, f"{key} must be at least 1, got {getattr(cfg, key)}")
     if cfg.scale_min > cfg.scale_max:
         raise refuse("scale_max" if "scale_max" in origin else "scale_min",
                      f"scale_min {cfg.scale_min} exceeds scale_max {cfg.scale_max}")
@@ -220,6 +274,9 @@ def parse_assignments(items: list[str], what: str = "--set") -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise TrainError(f"{what} expects key=value, got {item!r}", span=COMMAND_LINE)
+        if re.search(r"[0-9]{19}", text):   # the 18-digit bound of every number archdsl reads
+            raise TrainError(f"{what} {key.strip()}: number too large (at most 18 digits)",
+                             span=COMMAND_LINE)
         try:
             out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:

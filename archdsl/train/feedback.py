@@ -40,22 +40,54 @@ class MetricsLog:
         return _parse(self.path)
 
 
+#: What every metrics row holds, per kind: the numeric fields that plots and resumes read.
+ROW_FIELDS = {"train": ("train_err", "train_loss", "lr"), "test": ("test_err",)}
+_EDITED = "this is not an archdsl run directory, or the file was edited"
+
+
 def _parse(path: Path) -> list[dict[str, Any]]:
     """The rows of a metrics log. A last line cut short (the process was killed mid-append)
-    is dropped; a bad line anywhere else means the file is not ours and is an error."""
-    text = path.read_text()
+    is dropped; a bad line anywhere else (not JSON, not a row of :data:`ROW_FIELDS` with a
+    whole ``step``) means the file is not ours and is an error."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise TrainError(f"{path}: line {line} is not UTF-8 text", hint=_EDITED) from None
     lines = [ln for ln in text.split("\n") if ln.strip()]
     rows = []
     for i, ln in enumerate(lines):
         try:
             row = json.loads(ln)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, ValueError, RecursionError):   # ValueError: 5,000-digit ints
             if i == len(lines) - 1 and not text.endswith("\n"):
                 break
-            raise TrainError(f"{path}: line {i + 1} is not a JSON row",
-                             hint="this is not an archdsl run directory, or the file was edited") from None
+            raise TrainError(f"{path}: line {i + 1} is not a JSON row", hint=_EDITED) from None
+        why = _row_error(row)
+        if why:
+            raise TrainError(f"{path}: line {i + 1}: {why}", hint=_EDITED)
         rows.append(row)
     return rows
+
+
+def _row_error(row: Any) -> str | None:
+    """Why ``row`` is not a metrics row, or None."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not isinstance(row, dict):
+        return f"a row is a JSON object, not {type(row).__name__}"
+    step = row.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"'step' must be a whole number, not {step!r:.40}"
+    if "kind" not in row:   # a row of another kind of event: kept, never plotted
+        return None
+    fields = ROW_FIELDS.get(row["kind"])
+    if fields is None:
+        return f"'kind' must be one of {', '.join(ROW_FIELDS)}, not {row.get('kind')!r:.40}"
+    missing = [k for k in fields if not number(row.get(k))]
+    if missing:
+        return f"a {row['kind']} row needs numbers {', '.join(missing)}"
+    return None
 
 
 def interactive() -> bool:

@@ -7,7 +7,9 @@ then stops with :class:`TrainError`, leaving the last good checkpoint in place).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from archdsl.atomic import write_text
+from archdsl.atomic import locked_dir, write_text
 from archdsl.ir.limits import Limits
 from archdsl.train import checkpoint as ckpt_io
 from archdsl.train.config import TrainConfig
@@ -98,6 +100,15 @@ def train(spec: str, data: str, cfg: TrainConfig, out: str | Path, *, params: di
     """
     params, out = dict(params or {}), Path(out)
     ckpt_path, text = out / "checkpoint.pt", spec_text(spec)
+    # rank 0 writes the run directory, and holds it: a second run into it is refused at once
+    # instead of interleaving metrics and overwriting the checkpoint
+    held = locked_dir(out, "train run") if int(os.environ.get("RANK", "0")) == 0 \
+        else contextlib.nullcontext()
+    with held:
+        return _train(spec, data, cfg, out, params, resume, on_step, quiet, limits, ckpt_path, text)
+
+
+def _train(spec, data, cfg, out, params, resume, on_step, quiet, limits, ckpt_path, text):
     if ckpt_path.exists() and not resume:
         raise TrainError(f"{out} already holds a run", hint="pass --resume, or choose another --out")
     if resume and not ckpt_path.exists():
@@ -118,15 +129,18 @@ def _run(spec, data_spec, cfg, out, params, resume, on_step, quiet, rt, ckpt_pat
     start, best = 0, -1.0      # the best test accuracy so far: best.pt holds its weights
     if resume:
         state = ckpt_io.load(ckpt_path, text, params)
-        if state["world"] != rt.world:
-            raise TrainError(f"{ckpt_path} was written by {state['world']} processes; "
+        if state.get("world") != rt.world:
+            raise TrainError(f"{ckpt_path} was written by {state.get('world')} processes; "
                              f"resume with the same number for an exact continuation")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        pipe.load_state_dict({**state["pipeline"], "aug_gen": state["aug_gens"][rt.rank]})
-        ckpt_io.set_rng_state(state["rng"])
-        torch.set_rng_state(state["torch_rngs"][rt.rank])
+        try:   # a tampered checkpoint (wrong shapes, missing states) is one line, not a traceback
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            pipe.load_state_dict({**state["pipeline"], "aug_gen": state["aug_gens"][rt.rank]})
+            ckpt_io.set_rng_state(state["rng"])
+            torch.set_rng_state(state["torch_rngs"][rt.rank])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise ckpt_io.unusable(ckpt_path, e) from None
         start = int(state["step"])
         best = float(state.get("best_test_acc", best))
     if rt.is_main:

@@ -78,6 +78,8 @@ def _device(name: str) -> torch.device:
                          "use --device cpu")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise TrainError(f"--device {name}: there are only {torch.cuda.device_count()} GPUs")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise TrainError(f"--device {name}: MPS is not available here; use --device cpu or auto")
     return device
 
 
