@@ -50,7 +50,7 @@ COMMANDS = {
     "check": ["check", "resnet20", "-f", "json"],
     "list": ["list", "resnet5*", "-f", "json"],
     "show": ["show", "resnet20", "-f", "json"],
-    "report": ["report", "resnet20", "-f", "json"],
+    "report": ["report", "resnet20", "-f", "json", "--by", "layer"],
     "report --sweep": ["report", "resnet20", "--sweep", "n=3,5", "-f", "json"],
     "table": ["table", "resnet20", "-f", "json"],
     "bench": ["bench", "resnet20", "--batch", "2", "--iters", "1", "--warmup", "1",

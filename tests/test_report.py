@@ -150,3 +150,27 @@ print("torch" in sys.modules, "fvcore" in sys.modules)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("level, lists", [("stage", ["stages"]), ("block", ["stages", "blocks"]),
+                                          ("layer", ["stages", "blocks", "layers"])])
+def test_json_honours_by_and_is_compact(level, lists):
+    """``report -f json`` writes the rows down to ``--by`` (stage by default), compactly."""
+    from archdsl import load
+    from archdsl.analysis.report import json_row
+    c = count(load("resnet56"))
+    text = render(c, "json", level)
+    doc = json.loads(text)
+    assert [k for k in doc if k.endswith("s") and isinstance(doc[k], list)] == lists
+    for key in lists:
+        assert doc[key] == [json_row(r) for r in getattr(c, key)]
+    assert doc["total"] == json_row(c.total)
+    # no indentation: the header line, then one line per row
+    assert len(text.splitlines()) == 1 + sum(len(doc[k]) for k in lists)
+    assert not any(line.startswith(" ") for line in text.splitlines())
+
+
+def test_json_default_is_by_stage_on_the_command_line(capsys):
+    assert cli_main(["report", "resnet20", "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "stages" in doc and "blocks" not in doc and "layers" not in doc
