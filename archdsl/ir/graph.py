@@ -190,9 +190,10 @@ class Graph:
             listed[st.name] = []
         later = {n.name for n in self.nodes}
         shapes: dict[str, Shape] = {"input": self.input_shape}
+        seen: dict = {}   # (op, attrs, input shapes) already found good: repeated blocks
         for n in self.nodes:
             try:
-                _lint_node(n, shapes, later)
+                _lint_node(n, shapes, later, seen)
                 if n.stage not in listed:
                     raise ArchError(f"{n.name}: stage {n.stage!r} is not one of the stages", n.span)
             except ArchError as e:
@@ -240,8 +241,11 @@ def _is_shape(v: Any, rank: int | None = None) -> bool:
             and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in v))
 
 
-def _lint_node(n: Node, shapes: dict[str, Shape], names: set[str]) -> None:
-    """One node's checks (see :meth:`Graph.lint`); ``shapes`` holds the nodes before it."""
+def _lint_node(n: Node, shapes: dict[str, Shape], names: set[str], seen: dict) -> None:
+    """One node's checks (see :meth:`Graph.lint`); ``shapes`` holds the nodes before it.
+    ``seen`` maps (op, attrs, input shapes) already checked to their output shape: a deep
+    network repeats the same few nodes thousands of times, and their attribute and shape
+    checks give the same answer each time (ResNet-1202 at n = 2000: 42,009 nodes, ~40 kinds)."""
     if n.name in shapes:
         raise ArchError(f"node name {n.name!r} is used twice" if n.name != "input" else
                         "a node may not be called 'input' (the network input's name)", n.span)
@@ -258,6 +262,15 @@ def _lint_node(n: Node, shapes: dict[str, Shape], names: set[str]) -> None:
             where = "comes after it" if i in names else "is not defined"
             raise ArchError(f"{n.name}: input {i!r} {where}", n.span,
                             hint="a node's inputs are 'input' or nodes before it")
+    try:
+        key_of = (n.op, n.attrs, tuple(shapes[i] for i in n.inputs))
+        hit = seen.get(key_of)
+    except TypeError:   # an unhashable value (a hand-made file): checked below, uncached
+        key_of = hit = None
+    if hit is not None:
+        if hit != n.shape:
+            raise ArchError(f"{n.name}: stored shape {n.shape} but {n.op} gives {hit}", n.span)
+        return
     keys = [key for key, _ in n.attrs]
     if len(set(keys)) != len(keys):
         raise ArchError(f"{n.name}: an attribute is given twice ({', '.join(keys)})", n.span)
@@ -289,6 +302,8 @@ def _lint_node(n: Node, shapes: dict[str, Shape], names: set[str]) -> None:
         raise ArchError(f"{n.name}: malformed node ({type(e).__name__}: {e})", n.span) from None
     if tuple(got) != n.shape:
         raise ArchError(f"{n.name}: stored shape {n.shape} but {n.op} gives {tuple(got)}", n.span)
+    if key_of is not None:
+        seen[key_of] = n.shape
 
 
 def _stage_mismatch(st: Stage, have: tuple[str, ...]) -> str:
