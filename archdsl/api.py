@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archdsl.builder.build import build
-from archdsl.errors import COMMAND_LINE, FROM_COMMAND_LINE, ArchError, Span, split_lines
+from archdsl.errors import API_CALL, COMMAND_LINE, FROM_COMMAND_LINE, ArchError, Span, split_lines
 from archdsl.ir import graph as graph_module
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits, check_built
@@ -133,7 +133,8 @@ def _for_api(e: ArchError, spec: Any) -> ArchError:
         return text
     if type(e) is not ArchError:
         return e
-    call = f"archdsl.load({str(spec)!r})" if "\n" not in str(spec) else "archdsl.load(<text>)"
+    name = API_CALL.get()
+    call = f"{name}({str(spec)!r})" if "\n" not in str(spec) else f"{name}(<text>)"
     return ArchError(f"{call}: {word(e.message)}", None, word(e.hint), e.notes)
 
 

@@ -29,6 +29,8 @@ COMMAND_LINE = Span("<command line>", 1, 1)
 # Set while a CLI command runs: errors about arguments keep their command-line wording
 # (`-D n must be …`); from Python, archdsl.load words them as its own arguments.
 FROM_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("archdsl_cli", default=False)
+# The public call an argument error names (``create_model`` sets its own around its load).
+API_CALL: contextvars.ContextVar[str] = contextvars.ContextVar("archdsl_call", default="archdsl.load")
 
 
 class ArchError(Exception):

@@ -123,3 +123,13 @@ def test_readme_python_api_section_runs_twice_in_one_interpreter():
         test = parser.get_doctest(src, {}, f"README run {run}", "README.md", 0)
         result = runner.run(test, out=lambda s: None)
         assert result.failed == 0 and result.attempted > 5, f"run {run}: {result}"
+
+
+def test_create_model_errors_name_create_model():
+    with pytest.raises(archdsl.ArchError) as e:
+        archdsl.create_model("resnet-cifar", m=3)
+    text = e.value.render()
+    assert "archdsl.create_model('resnet-cifar'): unknown parameter 'm'" in text
+    with pytest.raises(archdsl.ArchError) as e:   # and load is itself again afterwards
+        archdsl.load("resnet-cifar", m=3)
+    assert "archdsl.load('resnet-cifar')" in e.value.render()

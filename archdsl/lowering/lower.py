@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from archdsl.errors import API_CALL
 from archdsl.ir.graph import Graph
 from archdsl.ir.limits import Limits
 from archdsl.lowering import load_graph
@@ -36,7 +37,11 @@ def create_model(spec: str | Path | Graph, num_classes: int | None = None,
     on the IR before any weight is allocated. Raises :class:`archdsl.errors.ArchError` for spec errors.
     """
     input_size = params.pop("input_size", None)
-    graph = load_graph(spec, num_classes, limits, **params)
+    call = API_CALL.set("archdsl.create_model")   # an argument error names this call
+    try:
+        graph = load_graph(spec, num_classes, limits, **params)
+    finally:
+        API_CALL.reset(call)
     model = lower(graph)
     if input_size is not None and tuple(input_size) != tuple(graph.input_shape):
         from archdsl.analysis.count import reinfer  # raises a located ArchError if the fc fixes the size
