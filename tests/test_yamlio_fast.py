@@ -130,3 +130,14 @@ def test_any_other_text_is_left_to_the_general_reader(edit, tmp_path):
         assert got.value.message == e.message
     else:
         assert api.load(str(path)) == expected
+
+
+def test_a_slice_that_is_not_yaml_is_left_to_the_general_reader(tmp_path):
+    """The fast path reads the head and the source field as slices of the text: when a slice
+    is not YAML on its own, the general reader decides (here: a located 'not valid YAML')."""
+    text = "format: archdsl-ir\nversion: 1\nstages:\n- x\nsource: \"unclosed\n"
+    assert rebuild_from_ir(text) is None
+    path = tmp_path / "ir.yaml"
+    path.write_text(text)
+    with pytest.raises(api.ArchError, match="not valid YAML"):
+        api.load(str(path))

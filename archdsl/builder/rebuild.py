@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from archdsl.builder.build import build
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph
@@ -58,6 +60,6 @@ def rebuild_from_ir(text: str) -> Graph | None:
             if graph.name == head.get("name") and dict(graph.params) == params:
                 return graph if graph_to_yaml(graph) == text else None
         return None
-    except (ArchError, RecursionError, ValueError, TypeError, KeyError):
+    except (ArchError, yaml.YAMLError, RecursionError, ValueError, TypeError, KeyError):
         # whatever makes the rebuild fail, the general reader decides what the file means
         return None
