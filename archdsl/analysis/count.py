@@ -101,17 +101,18 @@ class Counts:
     @property
     def blocks(self) -> tuple[Row, ...]:
         """One row per block (or per stage, for nodes outside blocks)."""
-        rows = self._levels.get("block")
-        if rows is None:
-            rows = self._levels["block"] = _rollup(self.layers, 3, "block")
-        return rows
+        return self._level("block", 3)
 
     @property
     def stages(self) -> tuple[Row, ...]:
         """One row per stage."""
-        rows = self._levels.get("stage")
+        return self._level("stage", 2)
+
+    def _level(self, level: str, key: int) -> tuple[Row, ...]:
+        """The roll-up of ``layers`` by Row field ``key``, summed on first use and kept."""
+        rows = self._levels.get(level)
         if rows is None:
-            rows = self._levels["stage"] = _rollup(self.layers, 2, "stage")
+            rows = self._levels[level] = _rollup(self.layers, key, level)
         return rows
 
     @property

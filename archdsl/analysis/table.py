@@ -71,14 +71,20 @@ def _expand_bracket(b: ast.Bracket, env: dict, blocks: dict) -> ast.Bracket:
     return ast.Bracket(tuple(tuple(_expand_part(p, env, blocks) for p in e) for e in b.entries), b.span)
 
 
-def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[str]]]:
-    """One network as ``[(stage name, size, [rows])]`` plus its footer cells."""
+def _spec_of(g: Graph) -> tuple[ast.Spec, dict, dict]:
+    """``g``'s spec re-parsed, its parameter values and its named blocks: what a table cell
+    is written from."""
     if not g.source.strip():
         raise ArchError(f"network '{g.name}' carries no spec text to tabulate",
                         Span(g.file, 1, 1), hint="load it from its .arch spec")
     spec = parse(g.source, g.file)
-    env = dict(g.params)
     blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
+    return spec, dict(g.params), blocks
+
+
+def _column(g: Graph) -> tuple[list[tuple[str, str, list[str]]], dict[str, list[str]]]:
+    """One network as ``[(stage name, size, [rows])]`` plus its footer cells."""
+    spec, env, blocks = _spec_of(g)
     stages, withs = [], [_column_settings(spec, env)]
     for st in spec.statements:
         if isinstance(st, ast.Stage):
@@ -289,12 +295,7 @@ def stage_rows(g: Graph) -> list[list[tuple[str, list[ast.Part]]]]:
     cell, each ``(prefix, parts)``: the prefix is ``"with "`` for a settings row, else empty;
     parameters are substituted and block calls expanded to brackets (the parts keep their
     spans). :mod:`archdsl.analysis.notation` labels diagram boxes with them."""
-    if not g.source.strip():
-        raise ArchError(f"network '{g.name}' carries no spec text to tabulate",
-                        Span(g.file, 1, 1), hint="load it from its .arch spec")
-    spec = parse(g.source, g.file)
-    env = dict(g.params)
-    blocks = {st.name: st for st in spec.statements if isinstance(st, ast.BlockDef)}
+    spec, env, blocks = _spec_of(g)
     return [[("with " if isinstance(item, ast.With) else "",
               [_expand_part(p, env, blocks) for p in item.parts]) for item in st.body]
             for st in spec.statements if isinstance(st, ast.Stage)]
