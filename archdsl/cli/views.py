@@ -59,15 +59,10 @@ def show_text(g: Graph) -> str:
     lines = [f"network {g.name}  input {dims_text(g.input_shape)}  classes {g.num_classes}  "
              f"depth {g.depth}  params {s['params']:,}  nodes {s['nodes']}",
              f"  {'node':<28} {'op':<16} {'output':<12} {'params':>11}  attributes"]
-    index = {n.name: i for i, n in enumerate(g.nodes)}
-    for stage in g.stages:
+    for stage, nodes in g.listing():
         lines.append(f"{stage.name}:")
-        for name in stage.nodes:
-            i = index[name]
-            n = g.nodes[i]
-            prev = g.nodes[i - 1].name if i else "input"
+        for n, ins in nodes:
             attrs = ", ".join(f"{k}={_text(v)}" for k, v in n.attrs)
-            ins = "" if n.inputs == (prev,) else f" <- {', '.join(n.inputs)}"
             lines.append(f"  {n.name:<28} {n.op:<16} {dims_text(n.shape):<12} "
                          f"{params[n.name]:>11,}  {attrs}{ins}")
     return "\n".join(lines) + "\n"

@@ -220,19 +220,27 @@ class Graph:
         """A readable dump: one line per node with op, attributes and output shape."""
         lines = [f"network {self.name}  input {dims_text(self.input_shape)}"
                  f"  classes {self.num_classes}  depth {self.depth}"]
+        for stage, nodes in self.listing():
+            lines.append(f"{stage.name}:")
+            for n, ins in nodes:
+                attrs = ", ".join(f"{k}={_fmt(v)}" for k, v in n.attrs)
+                lines.append(f"  {n.name:<28} {n.op:<16} {dims_text(n.shape):<12}"
+                             f" {attrs}{ins}")
+        return "\n".join(lines)
+
+    def listing(self) -> Iterator[tuple[Stage, list[tuple[Node, str]]]]:
+        """Per stage, its nodes in order, each with ``" <- a, b"`` naming its inputs, or ``""``
+        when its one input is the node before it (the dumps of ``str`` and ``archdsl show``)."""
         # one index, not a scan per node: ResNet-1202 has 4,209 nodes
         index = {n.name: i for i, n in enumerate(self.nodes)}
         for stage in self.stages:
-            lines.append(f"{stage.name}:")
+            rows = []
             for name in stage.nodes:
                 i = index[name]
                 n = self.nodes[i]
                 prev = self.nodes[i - 1].name if i else "input"
-                attrs = ", ".join(f"{k}={_fmt(v)}" for k, v in n.attrs)
-                ins = "" if n.inputs == (prev,) else f" <- {', '.join(n.inputs)}"
-                lines.append(f"  {n.name:<28} {n.op:<16} {dims_text(n.shape):<12}"
-                             f" {attrs}{ins}")
-        return "\n".join(lines)
+                rows.append((n, "" if n.inputs == (prev,) else f" <- {', '.join(n.inputs)}"))
+            yield stage, rows
 
 
 def _is_shape(v: Any, rank: int | None = None) -> bool:
