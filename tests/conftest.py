@@ -52,3 +52,20 @@ def torchvision_models(names: tuple[str, ...] = TORCHVISION_MODULES) -> dict[str
             pkg.__path__ = [path]
             sys.modules[name] = pkg
     return {n: importlib.import_module("torchvision.models." + n) for n in names}
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    """Run ``archdsl ARGV`` in this process: its exit status (argparse usage errors included)
+    and its stderr, which must hold no traceback; stdout is discarded."""
+    import contextlib
+    import io
+
+    from archdsl.cli.main import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(list(argv))
+        except SystemExit as e:   # argparse usage errors
+            rc = e.code
+    assert "Traceback" not in err.getvalue()
+    return rc, err.getvalue()

@@ -4,9 +4,7 @@ output errors, directory locks, error-count capping and the stride inference."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
-import io
 import os
 import threading
 
@@ -14,27 +12,16 @@ import pytest
 import yaml
 
 import archdsl
+from conftest import run_cli
 from archdsl import errors as errmod
 from archdsl.atomic import locked_dir
 from archdsl.cli import options
 from archdsl.cli.build_cmd import run_build
-from archdsl.cli.main import main
 from archdsl.errors import ArchError, ArchErrors, Span
 from archdsl.ir.limits import Limits
 from archdsl.ir.yamlio import graph_from_yaml, graph_to_yaml
 
 SMALL = "network small\ninput 3×8×8\nclasses 4\nconv1 8×8: 3×3, 8\nhead: average pool, fc-4\n"
-
-
-def _cli(*argv: str) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = main(list(argv))
-        except SystemExit as e:   # argparse usage errors
-            rc = e.code
-    assert "Traceback" not in err.getvalue()
-    return rc, err.getvalue()
 
 
 # ---- numbers on the command line --------------------------------------------------------
@@ -70,7 +57,7 @@ def test_positive_counts_still_take_the_usual_spellings():
                                         ("--max-params", "1e400"), ("--max-depth", "０"),
                                         ("--max-spec-bytes", "0")])
 def test_limit_flags_refuse_zero_and_huge_values(flag, value):
-    rc, err = _cli("check", "resnet18", flag, value)
+    rc, err = run_cli("check", "resnet18", flag, value)
     assert rc == 2 and flag in err
 
 
@@ -168,7 +155,7 @@ def test_directories_and_oversize_specs_are_refused(tmp_path):
         archdsl.load(str(spec), limits=Limits(max_spec_bytes=20))
     assert "--max-spec-bytes" in e.value.hint
     assert archdsl.load(str(spec)).name == "small"
-    rc, err = _cli("check", str(spec), "--max-spec-bytes", "64")
+    rc, err = run_cli("check", str(spec), "--max-spec-bytes", "64")
     assert rc == 2 and "64-byte limit" in err
 
 
@@ -178,9 +165,9 @@ def test_output_errors_are_one_line(tmp_path):
     spec = tmp_path / "s.arch"
     spec.write_text(SMALL)
     (tmp_path / "afile").write_text("x")
-    rc, err = _cli("build", str(spec), "-o", str(tmp_path / "afile"))
+    rc, err = run_cli("build", str(spec), "-o", str(tmp_path / "afile"))
     assert rc == 2 and "cannot write" in err and "names a directory" in err
-    rc, err = _cli("build", str(spec), "-o", str(tmp_path / ("n" * 300)))
+    rc, err = run_cli("build", str(spec), "-o", str(tmp_path / ("n" * 300)))
     assert rc == 2 and "shorter path" in err
 
 
@@ -193,7 +180,7 @@ def test_read_only_and_full_file_systems_are_one_line(code, hint, tmp_path, monk
     monkeypatch.setattr(build_cmd, "write_texts", refuse)
     spec = tmp_path / "s.arch"
     spec.write_text(SMALL)
-    rc, err = _cli("build", str(spec), "-o", str(tmp_path / "out"))
+    rc, err = run_cli("build", str(spec), "-o", str(tmp_path / "out"))
     assert rc == 2 and hint in err and len(err.strip().splitlines()) == 2
 
 

@@ -3,15 +3,13 @@
 held directory; a checkpoint with NaN weights evaluates with a warning."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pytest
 import torch
 
+from conftest import run_cli
 from archdsl.atomic import locked_dir
-from archdsl.cli.main import main
 from archdsl.errors import ArchError
 from archdsl.train import checkpoint
 from archdsl.train.config import load_config, parse_assignments
@@ -21,17 +19,6 @@ from archdsl.train.loop import build, train
 from archdsl.train.runtime import setup
 
 SPEC = "testnet:plain"
-
-
-def _cli(*argv: str) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = main(list(argv))
-        except SystemExit as e:
-            rc = e.code
-    assert "Traceback" not in err.getvalue()
-    return rc, err.getvalue()
 
 
 # ---- settings ---------------------------------------------------------------------------
@@ -67,7 +54,7 @@ def test_set_values_are_bounded():
 @pytest.mark.parametrize("argv", [("--device", "tpu"), ("--lr", "-1"), ("--set", "label_smoothing=5"),
                                   ("--set", "val_split=1.5"), ("--lr", "nan"), ("--seed", "9" * 40)])
 def test_bad_training_flags_are_one_line_and_write_nothing(argv, tmp_path):
-    rc, err = _cli("train", SPEC, "-o", str(tmp_path / "run"), *argv)
+    rc, err = run_cli("train", SPEC, "-o", str(tmp_path / "run"), *argv)
     assert rc == 2 and "error:" in err
     assert not (tmp_path / "run").exists()
 
@@ -100,7 +87,7 @@ def test_tampered_checkpoints_are_one_line(changes, message, tmp_path):
     path, _ = _checkpoint(tmp_path, **changes)
     with pytest.raises(TrainError, match=message):
         checkpoint.load(path, SPEC)
-    rc, err = _cli("eval", SPEC, "--checkpoint", str(path))
+    rc, err = run_cli("eval", SPEC, "--checkpoint", str(path))
     assert rc == 2 and message.split("'")[1 if "'" in message else 0] in err
 
 
@@ -109,7 +96,7 @@ def test_wrong_shapes_in_a_checkpoint_are_one_line(tmp_path):
     name = next(k for k, v in state["model"].items() if v.dim() == 4)
     state["model"][name] = torch.zeros(1, 1, 1, 1)
     checkpoint.save(path, state)
-    rc, err = _cli("eval", SPEC, "--checkpoint", str(path))
+    rc, err = run_cli("eval", SPEC, "--checkpoint", str(path))
     assert rc == 2 and "does not fit this model" in err and len(err.strip().splitlines()) == 2
 
 
@@ -119,7 +106,7 @@ def test_nan_weights_evaluate_with_a_warning(tmp_path):
     state["model"][name] = torch.full_like(state["model"][name], float("nan"))
     checkpoint.save(path, state)
     assert checkpoint.weights_warning(state) and name in checkpoint.weights_warning(state)
-    rc, err = _cli("eval", SPEC, "--checkpoint", str(path))
+    rc, err = run_cli("eval", SPEC, "--checkpoint", str(path))
     assert rc == 0 and "NaN or infinite" in err and name in err
     clean, state = _checkpoint(tmp_path)
     assert checkpoint.weights_warning(state) is None

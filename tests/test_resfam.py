@@ -14,10 +14,10 @@ from torch import nn
 
 import archdsl
 from archdsl.analysis.count import count
-from archdsl.lowering import create_model, load_torchvision_weights
+from archdsl.lowering import create_model
 from conftest import torchvision_models
 from test_codegen import isolated_outputs
-from test_weights import _randomise_bn
+from test_weights import _randomise_bn, assert_imports_torchvision
 
 TORCHVISION = [("resnext50-32x4d", "resnext50_32x4d"), ("resnext101-32x8d", "resnext101_32x8d"),
                ("resnext101-64x4d", "resnext101_64x4d"), ("wide-resnet50-2", "wide_resnet50_2"),
@@ -34,13 +34,8 @@ def test_torchvision_weights_give_torchvision_outputs(name, ctor):
     assert sum(p.numel() for p in tv.parameters()) == TORCHVISION_PARAMS[name]
     graph = archdsl.load(name)
     assert count(graph).total.params == TORCHVISION_PARAMS[name]
-    _randomise_bn(tv)
     ours = create_model(name).eval()
-    loaded = load_torchvision_weights(ours, tv.state_dict())
-    assert len(loaded.pairs) == len({k.rpartition(".")[0] for k in tv.state_dict()})
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), tv(x), rtol=1e-5, atol=1e-5)
+    assert_imports_torchvision(ours, tv, torch.randn(1, 3, 64, 64))
 
 
 # ---- hand-written references ---------------------------------------------------------------

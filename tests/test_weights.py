@@ -36,6 +36,18 @@ def _randomise_bn(model: nn.Module) -> None:
                 m.num_batches_tracked.fill_(7)
 
 
+def assert_imports_torchvision(ours: nn.Module, tv: nn.Module, x: torch.Tensor):
+    """``tv``'s weights (its BN statistics randomised first) load into ``ours`` with every
+    torchvision layer paired, and the two then give the same outputs on ``x``. Returns the
+    import's pairing."""
+    _randomise_bn(tv)
+    loaded = load_torchvision_weights(ours, tv.state_dict())
+    assert len(loaded.pairs) == len({k.rpartition(".")[0] for k in tv.state_dict()})
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), tv(x), rtol=1e-5, atol=1e-5)
+    return loaded
+
+
 CASES = [
     (("resnet18",), "resnet", "resnet18"),
     (("resnet50-v1.5",), "resnet", "resnet50"),
@@ -51,16 +63,11 @@ def test_outputs_equal_torchvision(names, module, ctor):
     ours = spec_model(*names).eval()
     torch.manual_seed(0)
     tv = getattr(torchvision_models()[module], ctor)().eval()
-    _randomise_bn(tv)
-    loaded = load_torchvision_weights(ours, tv.state_dict())
-    assert len(loaded.pairs) == len({k.rpartition(".")[0] for k in tv.state_dict()})
+    loaded = assert_imports_torchvision(ours, tv, torch.randn(1, 3, 224, 224))
     sd = ours.state_dict()
     assert all(torch.equal(sd[f"{a}.{k.rpartition('.')[2]}"], t)
                for a, b in loaded.pairs for k, t in tv.state_dict().items()
                if k.rpartition(".")[0] == b)  # BN running stats and counters included
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), tv(x), rtol=1e-5, atol=1e-5)
 
 
 def test_paper_resnet50_refuses_v15_weights():
