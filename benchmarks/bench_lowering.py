@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
-import importlib.machinery
 import importlib.util
 import tempfile
 import os
 import statistics
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
@@ -41,27 +38,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _harness import torchvision_models  # noqa: E402  (the loader every benchmark shares)
+
 from archdsl import api  # noqa: E402
 from archdsl.lowering import create_model, load_torchvision_weights  # noqa: E402
 from archdsl.lowering.codegen import generate_source  # noqa: E402
 
 
 # ---- the references ---------------------------------------------------------------------
-
-def torchvision_model(module: str, ctor: str) -> nn.Module:
-    """torchvision's model; on CPU-only torch, its pure-Python model files without the
-    package ``__init__`` (whose compiled ops need CUDA), as tests/conftest.py loads them."""
-    if "torchvision" not in sys.modules:
-        try:
-            import torchvision.models  # noqa: F401 - the real package (CUDA builds)
-        except Exception:  # noqa: BLE001 - CPU torch: stub packages over the model files
-            root = importlib.machinery.PathFinder.find_spec("torchvision").submodule_search_locations[0]
-            for name, path in (("torchvision", root), ("torchvision.models", root + "/models")):
-                pkg = types.ModuleType(name)
-                pkg.__path__ = [path]
-                sys.modules[name] = pkg
-    return getattr(importlib.import_module("torchvision.models." + module), ctor)()
-
 
 class BasicBlock(nn.Module):
     """The CIFAR ResNet block as usually written (cf. torchvision's BasicBlock), option A."""
@@ -146,7 +130,7 @@ def _trio(net: str, tmp: Path) -> tuple[dict[str, nn.Module], tuple[int, ...]]:
                               "mobilenet_v2": ("mobilenet-v2", "mobilenetv2", "mobilenet_v2"),
                               }[net]
         params = {}
-        ours, ref = create_model(spec), torchvision_model(module, ctor)
+        ours, ref = create_model(spec), getattr(torchvision_models((module,))[module], ctor)()
         load_torchvision_weights(ours, ref.state_dict())
         shape = (3, 224, 224)
     return {"archdsl": ours, "model.py": _generated(ours, spec, params, tmp), "reference": ref}, shape
