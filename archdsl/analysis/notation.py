@@ -14,10 +14,9 @@ units is a DAG like the IR itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 from archdsl.errors import ArchError
-from archdsl.ir.graph import Graph, Node, dims_text
+from archdsl.ir.graph import Graph, Node
 from archdsl.ir.ops import OPS
 from archdsl.lang import syntax as ast
 from archdsl.lang.fmt import part_text, parts_text
@@ -25,53 +24,10 @@ from archdsl.lang.fmt import part_text, parts_text
 LEVELS = ("layer", "block", "stage")
 
 
-def _stride(n: Node) -> str:
-    s = n.get("stride", 1)
-    s = s if isinstance(s, tuple) else (s, s)
-    if s == (1, 1):
-        return ""
-    return f", /{s[0]}" if s[0] == s[1] else f", /{dims_text(s)}"
-
-
-def _conv(n: Node) -> str:
-    k, g = dims_text(n["kernel"]), n["groups"]
-    depthwise = g > 1 and g == n["in_channels"] == n["out_channels"]
-    text = f"{k} {'dw conv' if depthwise else 'conv'}, {n['out_channels']}"
-    if g > 1 and not depthwise:
-        text += f", {g} groups"
-    if n["dilation"] != (1, 1):
-        text += f", dilation {dims_text(n['dilation']) if n['dilation'][0] != n['dilation'][1] else n['dilation'][0]}"
-    return text + _stride(n)
-
-
-def _pool(kind: str) -> Callable[[Node], str]:
-    return lambda n: f"{dims_text(n['kernel'])} {kind}{_stride(n)}"
-
-
-# Figure 3's words per op; an op missing here is labelled with its op-table summary, so a new
-# op draws without an entry (the op table stays the one place that knows what an op is).
-_LABELS: dict[str, Callable[[Node], str]] = {
-    "conv": _conv,
-    "maxpool": _pool("max pool"),
-    "avgpool": _pool("avg pool"),
-    "gap": lambda n: "avg pool",
-    "adaptive_avgpool": lambda n: f"adaptive avg pool, {dims_text(n['size'])}",
-    "fc": lambda n: f"fc {n['out_features']}",
-    "bn": lambda n: "BN",
-    "lrn": lambda n: "LRN",
-    "dropout": lambda n: f"dropout {n['p']}",
-    "add": lambda n: "+",
-    "mul": lambda n: "×",
-    "concat": lambda n: "concat",
-    "pad_shortcut": lambda n: f"zero-pad{_stride(n)}",
-    "softmax": lambda n: "softmax",
-}
-
-
 def layer_label(n: Node) -> str:
     """One layer in Figure 3's notation (``3×3 conv, 128, /2``)."""
-    rule = _LABELS.get(n.op)
-    return rule(n) if rule else OPS[n.op].summary if n.op in OPS else n.op
+    # the words are the op table's (OpSpec.label); an op without a rule shows its summary
+    return OPS[n.op].label(dict(n.attrs)) if n.op in OPS else n.op
 
 
 @dataclass(frozen=True, slots=True)

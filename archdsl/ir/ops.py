@@ -118,8 +118,9 @@ class OpSpec:
     ``params_rule``/``macs_rule`` count learnable parameters and conv/fc multiply-adds;
     ``flops_rule`` is the elementwise FLOPs of the ``full`` convention, reported in
     ``column`` (None: it costs nothing); ``fvcore_rule`` is what fvcore 0.1.5 adds beyond
-    MACs. ``weighted`` ops count in the depth. ``summary`` is its text for show and tables.
-    Call the rules through :meth:`infer`, :meth:`params` … which fill in the defaults.
+    MACs. ``weighted`` ops count in the depth. ``summary`` is its text for show and tables;
+    ``label_rule`` its box label in a diagram, in the ResNet paper's Figure 3 words (None: the
+    summary). Call the rules through :meth:`infer`, :meth:`params` … which fill in the defaults.
     """
     name: str
     base: str
@@ -135,6 +136,7 @@ class OpSpec:
     column: str | None = None
     fvcore_rule: CountRule = _zero
     weighted: bool = False
+    label_rule: Callable[[Attrs], str] | None = None
 
     def type_of(self, key: str) -> Type | None:
         """The schema type of attribute ``key``, None when the op has no such attribute."""
@@ -166,6 +168,10 @@ class OpSpec:
     def flops(self, a: Attrs, ins: list[Shape], out: Shape) -> int:
         """Elementwise FLOPs per sample under the ``full`` convention (in :attr:`column`)."""
         return self.flops_rule(self._full(a), ins, out)
+
+    def label(self, a: Attrs) -> str:
+        """A node's diagram label (``3×3 conv, 128, /2``); the summary without a rule."""
+        return self.label_rule(self._full(a)) if self.label_rule else self.summary
 
     def fvcore(self, a: Attrs, ins: list[Shape], out: Shape) -> int:
         """What fvcore 0.1.5 counts per sample beyond the MACs."""
@@ -394,6 +400,35 @@ def _per_input(k: int) -> CountRule:
     return lambda a, ins, out: k * prod(ins[0])
 
 
+# ---- diagram labels: Figure 3's words (``7×7 conv, 64, /2``, ``3×3 max pool, /2``) -----------
+
+def _stride_text(a: Attrs) -> str:
+    s = a.get("stride", 1)
+    s = s if isinstance(s, tuple) else (s, s)
+    if s == (1, 1):
+        return ""
+    return f", /{s[0]}" if s[0] == s[1] else f", /{dims_text(s)}"
+
+
+def _conv_label(a: Attrs) -> str:
+    k, g, d = dims_text(a["kernel"]), a["groups"], a["dilation"]
+    depthwise = g > 1 and g == a["in_channels"] == a["out_channels"]
+    text = f"{k} {'dw conv' if depthwise else 'conv'}, {a['out_channels']}"
+    if g > 1 and not depthwise:
+        text += f", {g} groups"
+    if d != (1, 1):
+        text += f", dilation {dims_text(d) if d[0] != d[1] else d[0]}"
+    return text + _stride_text(a)
+
+
+def _pool_label(kind: str) -> Callable[[Attrs], str]:
+    return lambda a: f"{dims_text(a['kernel'])} {kind}{_stride_text(a)}"
+
+
+def _text(label: str) -> Callable[[Attrs], str]:
+    return lambda a: label
+
+
 _WINDOW = {"kernel": POSITIVE_PAIR, "stride": POSITIVE_PAIR, "padding": NATURAL_PAIR}
 _DENSE = {"bias": FLAG, "bias_init": NUMBER_OR_NULL, "init": INIT}
 _POOL = {"ceil_mode": (FLAG, False)}
@@ -402,13 +437,13 @@ OPS: dict[str, OpSpec] = {o.name: o for o in (
     OpSpec("conv", "conv", "convolution", _conv_shape,
            {**_WINDOW, **_DENSE, "in_channels": POSITIVE, "out_channels": POSITIVE, "groups": POSITIVE},
            {"dilation": (POSITIVE_PAIR, (1, 1))},
-           params_rule=_conv_params, macs_rule=_conv_macs, weighted=True),
+           params_rule=_conv_params, macs_rule=_conv_macs, weighted=True, label_rule=_conv_label),
     # eval-mode BN folds into one scale and one shift per element; fvcore's batchnorm_flop_jit
     # counts the same 2 per input element
     OpSpec("bn", "bn", "batch normalisation", _bn_shape,
            {"channels": POSITIVE, "eps": NONNEGATIVE, "momentum": NONNEGATIVE},
            params_rule=lambda a, i, o: 2 * a["channels"], flops_rule=_per_output(2), column="bn",
-           fvcore_rule=_per_input(2)),
+           fvcore_rule=_per_input(2), label_rule=_text("BN")),
     OpSpec("relu", "relu", "ReLU", _same, flops_rule=_per_output(1), column="relu"),
     # clamp below and above: two comparisons
     OpSpec("relu6", "relu", "ReLU6", _same, flops_rule=_per_output(2), column="relu"),
@@ -423,34 +458,43 @@ OPS: dict[str, OpSpec] = {o.name: o for o in (
     # square, (size-1) window adds, ×alpha, +k, power, divide
     OpSpec("lrn", "lrn", "local response normalisation", _lrn_shape,
            {"size": POSITIVE, "alpha": NONNEGATIVE, "beta": NONNEGATIVE, "k": NONNEGATIVE},
-           flops_rule=lambda a, i, o: (a["size"] + 4) * prod(o), column="lrn"),
+           flops_rule=lambda a, i, o: (a["size"] + 4) * prod(o), column="lrn",
+           label_rule=_text("LRN")),
     # k·k − 1 comparisons per output element
     OpSpec("maxpool", "pool", "max pooling", _pool_shape("max pool"), dict(_WINDOW), dict(_POOL),
-           flops_rule=lambda a, i, o: (prod(a["kernel"]) - 1) * prod(o), column="pool"),
+           flops_rule=lambda a, i, o: (prod(a["kernel"]) - 1) * prod(o), column="pool",
+           label_rule=_pool_label("max pool")),
     # k·k − 1 adds and one divide per output element
     OpSpec("avgpool", "pool", "average pooling", _pool_shape("average pool"), dict(_WINDOW),
-           dict(_POOL), flops_rule=lambda a, i, o: prod(a["kernel"]) * prod(o), column="pool"),
+           dict(_POOL), flops_rule=lambda a, i, o: prod(a["kernel"]) * prod(o), column="pool",
+           label_rule=_pool_label("avg pool")),
     # fvcore: elementwise_flop_counter(1, 0) on aten::adaptive_avg_pool2d, 1 per input element
     OpSpec("gap", "pool", "global average pooling", _gap_shape,
-           flops_rule=_per_input(1), column="pool", fvcore_rule=_per_input(1)),
+           flops_rule=_per_input(1), column="pool", fvcore_rule=_per_input(1),
+           label_rule=_text("avg pool")),
     OpSpec("adaptive_avgpool", "pool", "adaptive average pooling", _adaptive_shape,
            {"size": POSITIVE_PAIR}, flops_rule=_adaptive_flops, column="pool",
-           fvcore_rule=_per_input(1)),
+           fvcore_rule=_per_input(1), label_rule=lambda a: f"adaptive avg pool, {dims_text(a['size'])}"),
     OpSpec("flatten", "flatten", "flatten", _flatten_shape),
     OpSpec("fc", "fc", "fully connected", _fc_shape,
            {**_DENSE, "in_features": POSITIVE, "out_features": POSITIVE},
-           params_rule=_fc_params, macs_rule=_fc_macs, weighted=True),
-    OpSpec("dropout", "dropout", "dropout", _same, {"p": PROBABILITY}),
+           params_rule=_fc_params, macs_rule=_fc_macs, weighted=True,
+           label_rule=lambda a: f"fc {a['out_features']}"),
+    OpSpec("dropout", "dropout", "dropout", _same, {"p": PROBABILITY},
+           label_rule=lambda a: f"dropout {a['p']}"),
     OpSpec("add", "add", "residual addition", _add_shape, inputs=2,
-           flops_rule=_per_output(1), column="add"),
+           flops_rule=_per_output(1), column="add", label_rule=_text("+")),
     # elementwise arithmetic, like add: one multiply per output element
     OpSpec("mul", "mul", "gating multiplication", _mul_shape, inputs=2,
-           flops_rule=_per_output(1), column="add"),
-    OpSpec("concat", "concat", "channel concatenation", _concat_shape, inputs=2, variadic=True),
+           flops_rule=_per_output(1), column="add", label_rule=_text("×")),
+    OpSpec("concat", "concat", "channel concatenation", _concat_shape, inputs=2, variadic=True,
+           label_rule=_text("concat")),
     OpSpec("pad_shortcut", "shortcut", "zero-padding identity shortcut (option A)", _pad_shape,
-           {"stride": POSITIVE, "pad_before": NATURAL, "pad_after": NATURAL}),
+           {"stride": POSITIVE, "pad_before": NATURAL, "pad_after": NATURAL},
+           label_rule=lambda a: f"zero-pad{_stride_text(a)}"),
     # exp, running sum, divide
-    OpSpec("softmax", "softmax", "soft-max", _same, flops_rule=_per_output(3), column="softmax"),
+    OpSpec("softmax", "softmax", "soft-max", _same, flops_rule=_per_output(3), column="softmax",
+           label_rule=_text("softmax")),
 )}
 """op name -> :class:`OpSpec`. Every op of :data:`archdsl.lowering.torch_ops.TORCH_OPS` has one."""
 
