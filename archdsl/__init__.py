@@ -3,22 +3,22 @@ PyTorch modules and a training harness.
 
 The front end (this package's top level) never imports torch; ``archdsl.lowering`` and
 ``archdsl.train`` do. Every public name is bound once, to the same object on every access:
-most are imported here, the torch-backed ones and the table functions (:data:`LAZY`) on
-first use, and then cached, so ``archdsl.count`` is always the function (never a submodule that an
-import happened to bind over it) and ``from archdsl import *`` stays torch-free.
+each is imported on first use (:data:`LAZY`) and then cached, so ``archdsl.count`` is always
+the function (never a submodule that an import happened to bind over it), ``from archdsl
+import *`` stays torch-free, and ``archdsl --help`` or ``archdsl --version`` start without
+loading the parser, the builder or the analysis (start-up time: benchmarks/bench_startup.py).
 """
-from archdsl.analysis.count import Counts, count
-from archdsl.api import Architecture, draw, find_spec, list_specs, load
-from archdsl.errors import ArchError, Span
-from archdsl.ir.graph import Graph, Node, Stage
-from archdsl.ir.limits import Limits
-from archdsl.lang.parser import parse
 
 __version__ = "0.1.0"
 
-#: public names imported on first access -> their module: the torch-backed ones, and the
-#: table renderer and reader (torch-free, but not needed to start the CLI).
-LAZY = {"create_model": "archdsl.lowering",
+#: every public name -> the module that defines it, imported on first access.
+LAZY = {"count": "archdsl.analysis.count", "Counts": "archdsl.analysis.count",
+        "Architecture": "archdsl.api", "draw": "archdsl.api", "find_spec": "archdsl.api",
+        "list_specs": "archdsl.api", "load": "archdsl.api",
+        "ArchError": "archdsl.errors", "Span": "archdsl.errors",
+        "Graph": "archdsl.ir.graph", "Node": "archdsl.ir.graph", "Stage": "archdsl.ir.graph",
+        "Limits": "archdsl.ir.limits", "parse": "archdsl.lang.parser",
+        "create_model": "archdsl.lowering",
         "load_torchvision_weights": "archdsl.lowering.weights",
         "render_table": "archdsl.analysis.table", "parse_table": "archdsl.analysis.table_read"}
 #: the LAZY names that import torch, kept out of __all__

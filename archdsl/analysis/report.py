@@ -1,7 +1,8 @@
-"""Counts -> text: a rich table for people; JSON, CSV and Markdown for scripts. No torch.
+"""Counts -> text: a boxed table for people (rich's look, drawn by :mod:`.boxtable`); JSON,
+CSV and Markdown for scripts. No torch.
 
 Every rendering names its convention, because "FLOPs" means three different things (see
-:mod:`archdsl.analysis.count`): the rich and Markdown tables print the convention's description
+:mod:`archdsl.analysis.count`): the boxed and Markdown tables print the convention's description
 under the table, JSON carries ``convention`` and ``description``, CSV a ``convention`` column.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from archdsl.analysis.boxtable import box_table, console_lines
 from archdsl.analysis.count import COLUMNS, Counts, Row, cost_label
 from archdsl.ir.graph import dims_text
 
@@ -59,30 +61,21 @@ def _cells(counts: Counts, r: Row, pct: float | str, level: str, fmt=lambda n: f
 
 
 def render_table(counts: Counts, level: str = "stage", width: int | None = None) -> str:
-    """The rich table (paper stage names, output shape, params, MACs/FLOPs, %), as text."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=_header(counts), caption=counts.description, show_footer=True,
-                  title_justify="left", caption_justify="left")
+    """The boxed table (paper stage names, output shape, params, MACs/FLOPs, %), as text:
+    what rich prints, drawn without importing it when it can be (:mod:`.boxtable`)."""
     cols = _columns(counts, level)
     total = _cells(counts, counts.total, "100.0", level)
     total[0] = "total"
     if level == "layer":
         total[1] = ""
-    for i, name in enumerate(cols):
-        right = name not in (level, "op")
-        table.add_column(name, justify="right" if right else "left",
-                         footer=total[i], no_wrap=True)
-    for r, pct in zip(counts.by(level), counts.percent(level)):
-        table.add_row(*_cells(counts, r, pct, level))
-    console = Console(file=io.StringIO(), width=width or 200, color_system=None,
-                      force_terminal=False)
-    console.print(table)
+    rows = [_cells(counts, r, pct, level) for r, pct in zip(counts.by(level), counts.percent(level))]
     t = counts.total
-    console.print(f"params {t.params:,} ({human(t.params)})   {cost_label(counts.convention)} "
-                  f"{t.cost:,} ({human(t.cost)})   conv+fc MACs {t.macs:,} ({human(t.macs)})")
-    return console.file.getvalue()
+    page = width or 200
+    return (box_table(_header(counts), counts.description, cols,
+                      [name not in (level, "op") for name in cols], rows, total, width=page)
+            + console_lines(f"params {t.params:,} ({human(t.params)})   "
+                            f"{cost_label(counts.convention)} {t.cost:,} ({human(t.cost)})   "
+                            f"conv+fc MACs {t.macs:,} ({human(t.macs)})", page))
 
 
 def json_row(r: Row) -> dict[str, Any]:
@@ -196,15 +189,5 @@ def render_sweep(key: str, rows: list[SweepRow], fmt: str = "table") -> str:
         lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---:"] * len(cols)) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
         return "\n".join(lines + ["", f"_{rows[0].counts.description}_", ""])
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"sweep {key}", caption=rows[0].counts.description,
-                  title_justify="left", caption_justify="left")
-    for c in cols:
-        table.add_column(c, justify="left" if c == "network" else "right", no_wrap=True)
-    for b in body:
-        table.add_row(*b)
-    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
-    console.print(table)
-    return console.file.getvalue()
+    return box_table(f"sweep {key}", rows[0].counts.description, cols,
+                     [c != "network" for c in cols], body)
