@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import threading
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -45,6 +44,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 def _temp_beside(path: Path) -> Path:
     """A new empty temp file in ``path``'s directory (same filesystem, so the rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile   # here, not at the top: ~4 ms of start-up for commands that write nothing
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     return Path(name)

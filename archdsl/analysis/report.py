@@ -7,7 +7,6 @@ under the table, JSON carries ``convention`` and ``description``, CSV a ``conven
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -116,6 +115,7 @@ def render_json(counts: Counts, level: str = "stage") -> str:
 
 def render_csv(counts: Counts, level: str = "stage") -> str:
     """One CSV line per row at ``level`` plus a ``total`` line; every column, raw integers."""
+    import csv
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     # `flops` is the convention's figure, as in the JSON and the table's headline column
@@ -178,6 +178,7 @@ def render_sweep(key: str, rows: list[SweepRow], fmt: str = "table") -> str:
     body = [[_text(r.value), r.network, str(r.depth), f"{r.counts.total.params:,}",
              f"{r.counts.total.params / 1e6:.2f}", f"{r.counts.total.cost:,}"] for r in rows]
     if fmt == "csv":
+        import csv
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
         w.writerow([key, "network", "depth", "params", "macs", "flops", "convention"])

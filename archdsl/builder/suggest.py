@@ -5,7 +5,6 @@ parameter, a block, a setting, an alias, a bundled network.
 """
 from __future__ import annotations
 
-import difflib
 import re
 
 # The number part of a shaped layer word, keyed by the letters that must precede it.
@@ -18,6 +17,7 @@ def suggest(word: str, candidates: list[str], what: str) -> str | None:
     if not word:
         return None
     low = {c.lower(): c for c in candidates}
+    import difflib   # only on an error: kept out of every command's start-up
     close = difflib.get_close_matches(word.lower(), list(low), n=1, cutoff=0.6)
     return f"did you mean '{low[close[0]]}'?" if close else None
 
@@ -31,6 +31,7 @@ def suggest_shaped(word: str) -> str | None:
     letters, numbers = m[1], m[2]
     fits = [w for w, shape in _SHAPED.items() if shape.match(numbers)]
     # Short words: 'fx' is as close to 'fc' as two letters get, hence the lower cutoff.
+    import difflib
     close = difflib.get_close_matches(letters.lower(), fits, n=1, cutoff=0.5)
     if not close or close[0] == letters.lower():
         return None

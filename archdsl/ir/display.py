@@ -6,7 +6,6 @@ dump is ``str(graph)`` (``archdsl show``), 180 KB that would flood a notebook ce
 """
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 from archdsl.ir.ops import OPS, dims_text
@@ -32,6 +31,7 @@ def graph_repr(graph: Graph) -> str:
 
 def graph_html(graph: Graph) -> str:
     """The headline figures and a per-stage table (output size, nodes, params) as HTML."""
+    from html import escape   # notebooks only: kept out of the command line's start-up
     per_node = node_params(graph)
     rows = "".join(
         f"<tr><td>{escape(s.name)}</td><td>{escape(dims_text(graph.stage_output_shape(s)))}</td>"
