@@ -1,6 +1,4 @@
 """``python -m archdsl``: the same as the ``archdsl`` command."""
-import sys
+from archdsl.cli.main import run
 
-from archdsl.cli.main import main
-
-sys.exit(main())
+run()
