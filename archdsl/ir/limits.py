@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph
-from archdsl.ir.ops import OPS
+from archdsl.ir.ops import OPS, ZERO
 
 GIB = 2 ** 30
 
@@ -63,24 +63,51 @@ def check_built(graph: Graph, limits: Limits) -> None:
 def check_graph(graph: Graph, limits: Limits) -> None:
     """Refuse a graph over the parameter or activation-memory budget, located at the layer
     where the running total crosses the limit."""
+    per_node = _node_params(graph)
+    act_bytes = limits.batch * 4
+    activations = [math.prod(n.shape) * act_bytes for n in graph.nodes]
+    params_total, act_total = sum(per_node), sum(activations)
+    if params_total <= limits.max_params and act_total <= limits.max_activation_bytes:
+        return   # within budget: no need to find where a running total crosses it
     params = act = 0
-    shapes = graph.shapes
-    for node in graph.nodes:
-        ins = [shapes[i] for i in node.inputs]
-        params += OPS[node.op].params(dict(node.attrs), ins, node.shape)
+    for node, p, a in zip(graph.nodes, per_node, activations):
+        params += p
         if params > limits.max_params:
-            total = sum(OPS[n.op].params(dict(n.attrs), [shapes[i] for i in n.inputs], n.shape)
-                        for n in graph.nodes)
-            raise ArchError(f"the network has {total:,} parameters, over the limit of "
+            raise ArchError(f"the network has {params_total:,} parameters, over the limit of "
                             f"{limits.max_params:,} (crossed at {node.name})", node.span,
                             hint="shrink the layer, or raise the limit with --max-params")
-        act += math.prod(node.shape) * limits.batch * 4
+        act += a
         if act > limits.max_activation_bytes:
-            total = sum(math.prod(n.shape) for n in graph.nodes) * limits.batch * 4
-            raise ArchError(f"activations need {show_bytes(total)} at batch {limits.batch} "
+            raise ArchError(f"activations need {show_bytes(act_total)} at batch {limits.batch} "
                             f"(float32), over the limit of {show_bytes(limits.max_activation_bytes)} "
                             f"(crossed at {node.name})", node.span,
                             hint="use a smaller input or batch, or raise --max-activation")
+
+
+def _node_params(graph: Graph) -> list[int]:
+    """Each node's learnable parameters, in order. A deep network repeats a few kinds of node
+    thousands of times, so each (op, attrs, input shapes) is counted once; ops without
+    parameters are not asked at all."""
+    shapes = graph.shapes
+    known: dict = {}
+    out = []
+    for node in graph.nodes:
+        spec = OPS[node.op]
+        if spec.params_rule is ZERO:
+            out.append(0)
+            continue
+        ins = [shapes[i] for i in node.inputs]
+        key = (node.op, node.attrs, *ins)
+        try:
+            p = known.get(key)
+        except TypeError:   # an unhashable value (a hand-made ir.yaml): counted uncached
+            key = p = None
+        if p is None:
+            p = spec.params(dict(node.attrs), ins, node.shape)
+            if key is not None:
+                known[key] = p
+        out.append(p)
+    return out
 
 
 def show_bytes(n: int) -> str:
