@@ -31,6 +31,28 @@ class State:
     errors: list[ArchError] = field(default_factory=list)
     # (stage, base name or "block") -> how many placed so far; numbering without rescanning
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    # the block copy placed last, when it can be stamped again (see _restamp)
+    last_copy: "_Copy | None" = None
+
+
+#: Whether a repeated block's later copies are stamped from the copy before (see _restamp);
+#: the tests build every bundled network both ways and hold the graphs equal.
+STAMP = True
+
+
+@dataclass
+class _Copy:
+    """Where copy ``rep`` of block ``layer`` (named ``<sname>.<j>``) lies in ``State.nodes``
+    (``start``:``end``), what it read (``src``, made by an ``src_op`` node, of ``in_shape``)."""
+    layer: Layer
+    rep: int
+    sname: str
+    j: int
+    src: str
+    src_op: str | None
+    in_shape: tuple[int, ...]
+    start: int
+    end: int
 
 
 def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: str,
@@ -51,15 +73,62 @@ def place(layer: Layer, rep: int, first_in_stage: bool, st: ast.Stage, sname: st
         kind = blocks.kind_of(layer, s)   # the bracket's kind, as the settings make it (preact)
         # Nodes keep their block's template: a named block's name, else a kind's own
         # (``dense_layer``, ``inception``); a plain residual bracket has none.
+        if STAMP and rep >= 2 and _restamp(layer, rep, sname, j, state):
+            return
+        start, errors, src, in_shape = len(state.nodes), len(state.errors), state.src, state.shape
         site = BlockSite(state, sname, f"{sname}.{j}", layer.block_name or kind.template)
         declared = st.size.values if first_in_stage and st.size is not None else None
         blocks.expand_block(kind, layer, site, s, rep, declared)
+        ends_copy = len(state.nodes) > start and state.src == state.nodes[-1].name
+        state.last_copy = _Copy(layer, rep, sname, j, src, _op_of(src, start, state), in_shape,
+                                start, len(state.nodes)) \
+            if ends_copy and len(state.errors) == errors else None
         return
     for u in expand.units(layer, s, is_classifier):
         k = state.counters.get((sname, u.base), 0) + 1
         state.counters[(sname, u.base)] = k
         local = u.base if counts.get(u.base, 0) <= 1 else f"{u.base}{k}"
         _emit(u, f"{sname}.{local}", sname, None, "main", (state.src,), state, rep)
+
+
+def _op_of(src: str, start: int, state: State) -> str | None:
+    """The op of ``src`` when it is the node just before ``state.nodes[start]`` (else None)."""
+    before = state.nodes[start - 1] if start else None
+    return before.op if before is not None and before.name == src else None
+
+
+def _restamp(layer: Layer, rep: int, sname: str, j: int, state: State) -> bool:
+    """Place copy ``rep`` ≥ 2 of block ``layer`` as copy ``rep - 1`` renamed, when that copy
+    was placed just before, without errors, from the same kind of producer and input shape.
+
+    From the second copy on, a copy's nodes depend only on its input's shape and producer
+    (the first may take a stride): expanding a ×2000 block again and again is most of a deep
+    network's build (ResNet at n = 2000, 6,000 blocks). A copy that reads anything but its
+    own nodes and its input is expanded in full instead. False: nothing was placed."""
+    m = state.last_copy
+    if (m is None or m.layer is not layer or m.rep != rep - 1 or m.sname != sname
+            or m.j != j - 1 or m.in_shape != state.shape
+            or m.src_op is None or _op_of(state.src, len(state.nodes), state) != m.src_op):
+        return False
+    old, new = f"{sname}.{j - 1}", f"{sname}.{j}"
+    rename = {m.src: state.src}
+    copied = []
+    for n in state.nodes[m.start:m.end]:
+        if n.block != old or not n.name.startswith(old + "."):
+            return False
+        try:
+            inputs = tuple(rename[i] for i in n.inputs)
+        except KeyError:   # it reads a node outside the copy
+            return False
+        rename[n.name] = name = new + n.name[len(old):]
+        copied.append(Node(name, n.op, inputs, n.attrs, n.shape, n.span, n.stage, new, n.role,
+                           n.template))
+    start, src = len(state.nodes), state.src
+    state.nodes.extend(copied)
+    state.src, state.shape = copied[-1].name, copied[-1].shape
+    state.last_copy = _Copy(layer, rep, sname, j, src, m.src_op, m.in_shape, start,
+                            len(state.nodes))
+    return True
 
 
 @dataclass
