@@ -59,3 +59,16 @@ def test_an_error_in_a_repeated_block_is_reported_as_without_stamping(monkeypatc
             load(bad)
         messages.append(str(e.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("spec", ["resnet1202", "preact-resnet164", "se-resnext50-32x4d"])
+def test_counts_of_a_stamped_graph_equal_the_full_expansions(spec, monkeypatch):
+    # count() reuses a node's figures for a node sharing its attrs and shape objects, which
+    # only stamped copies do: the full expansion's counts are computed node by node
+    from archdsl.analysis.count import CONVENTIONS, count
+    a, stamped, b = _both(monkeypatch, spec)
+    assert stamped > 0
+    for convention in CONVENTIONS:
+        assert count(a, convention=convention) == count(b, convention=convention)
+        assert count(a, (3, 64, 64), batch=3, convention=convention) == \
+            count(b, (3, 64, 64), batch=3, convention=convention)

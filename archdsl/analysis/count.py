@@ -275,9 +275,15 @@ def _plan(graph: Graph) -> list[tuple]:
     if hit is not None and hit[0] is graph:
         return hit[1]
     plan = []
+    # (op, id(attrs)) -> filled in: stamped copies share their attrs (and every op without
+    # attributes the empty tuple, hence the op in the key)
+    filled: dict[tuple[str, int], dict[str, Any]] = {}
     for n in graph.nodes:
         r = _RULES[n.op]
-        a = {**r.defaults, **dict(n.attrs)} if r.defaults else dict(n.attrs)
+        a = filled.get((n.op, id(n.attrs)))
+        if a is None:
+            a = filled[n.op, id(n.attrs)] = ({**r.defaults, **dict(n.attrs)} if r.defaults
+                                             else dict(n.attrs))
         plan.append((r, a, n.inputs, n))
     if len(_PLANS) >= _PLANS_KEPT:
         _PLANS.pop(next(iter(_PLANS), None), None)
@@ -294,9 +300,17 @@ def _layer_rows(graph: Graph, shapes: dict[str, Shape], batch: int,
     rows = []
     append, new = rows.append, tuple.__new__
     paper, fvcore = convention == "paper", convention == "fvcore"
+    # (op, attrs, input and output shape objects) -> the figures: a stamped copy's nodes
+    # share all of them with the copy before (the graph keeps them alive, so ids stay theirs)
+    known: dict[tuple, tuple] = {}
     for r, a, inputs, n in _plan(graph):
         ins = [shapes[i] for i in inputs]
         out = shapes[n.name]
+        key = (n.op, id(a), id(out), *map(id, ins))
+        figures = known.get(key)
+        if figures is not None:
+            append(new(Row, (n.name, n.op, n.stage, n.block, out, *figures)))
+            continue
         macs = r.macs(a, ins, out) * batch if r.macs else 0
         cols = [0, 0, 0, 0, 0, 0]
         elementwise = 0
@@ -308,8 +322,9 @@ def _layer_rows(graph: Graph, shapes: dict[str, Shape], batch: int,
             cost = macs + r.fvcore(a, ins, out) * batch if r.fvcore else macs
         else:
             cost = 2 * macs + elementwise
-        append(new(Row, (n.name, n.op, n.stage, n.block, out,
-                         r.params(a, ins, out) if r.params else 0, macs, 2 * macs, *cols, cost)))
+        known[key] = figures = (r.params(a, ins, out) if r.params else 0, macs, 2 * macs,
+                                *cols, cost)
+        append(new(Row, (n.name, n.op, n.stage, n.block, out, *figures)))
     return tuple(rows)
 
 
