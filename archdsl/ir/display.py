@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archdsl.ir.ops import OPS, dims_text
+from archdsl.ir.ops import OPS, ZERO, dims_text
 
 # The graph's own methods call these (graph.py imports this module lazily): a Graph here is
 # any object with Graph's attributes, so this module need not import graph.py back.
@@ -16,10 +16,29 @@ Graph = Any
 
 
 def node_params(graph: Graph) -> dict[str, int]:
-    """Learnable parameters per node, from the op table (what ``archdsl.count`` reports)."""
+    """Learnable parameters per node, in order, from the op table (what ``archdsl.count``
+    reports). A deep network repeats a few kinds of node thousands of times, so each
+    (op, attrs, input shapes) is counted once; ops without parameters are not asked."""
     shapes = graph.shapes
-    return {n.name: OPS[n.op].params(dict(n.attrs), [shapes[i] for i in n.inputs], n.shape)
-            for n in graph.nodes}
+    known: dict = {}
+    out: dict[str, int] = {}
+    for node in graph.nodes:
+        spec = OPS[node.op]
+        if spec.params_rule is ZERO:
+            out[node.name] = 0
+            continue
+        ins = [shapes[i] for i in node.inputs]
+        key = (node.op, node.attrs, *ins)
+        try:
+            p = known.get(key)
+        except TypeError:   # an unhashable value (a hand-made ir.yaml): counted uncached
+            key = p = None
+        if p is None:
+            p = spec.params(dict(node.attrs), ins, node.shape)
+            if key is not None:
+                known[key] = p
+        out[node.name] = p
+    return out
 
 
 def graph_repr(graph: Graph) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph
-from archdsl.ir.ops import OPS, ZERO
+from archdsl.ir.display import node_params
+from archdsl.ir.ops import OPS
 
 GIB = 2 ** 30
 
@@ -63,7 +64,7 @@ def check_built(graph: Graph, limits: Limits) -> None:
 def check_graph(graph: Graph, limits: Limits) -> None:
     """Refuse a graph over the parameter or activation-memory budget, located at the layer
     where the running total crosses the limit."""
-    per_node = _node_params(graph)
+    per_node = node_params(graph).values()
     act_bytes = limits.batch * 4
     activations = [math.prod(n.shape) * act_bytes for n in graph.nodes]
     params_total, act_total = sum(per_node), sum(activations)
@@ -82,32 +83,6 @@ def check_graph(graph: Graph, limits: Limits) -> None:
                             f"(float32), over the limit of {show_bytes(limits.max_activation_bytes)} "
                             f"(crossed at {node.name})", node.span,
                             hint="use a smaller input or batch, or raise --max-activation")
-
-
-def _node_params(graph: Graph) -> list[int]:
-    """Each node's learnable parameters, in order. A deep network repeats a few kinds of node
-    thousands of times, so each (op, attrs, input shapes) is counted once; ops without
-    parameters are not asked at all."""
-    shapes = graph.shapes
-    known: dict = {}
-    out = []
-    for node in graph.nodes:
-        spec = OPS[node.op]
-        if spec.params_rule is ZERO:
-            out.append(0)
-            continue
-        ins = [shapes[i] for i in node.inputs]
-        key = (node.op, node.attrs, *ins)
-        try:
-            p = known.get(key)
-        except TypeError:   # an unhashable value (a hand-made ir.yaml): counted uncached
-            key = p = None
-        if p is None:
-            p = spec.params(dict(node.attrs), ins, node.shape)
-            if key is not None:
-                known[key] = p
-        out.append(p)
-    return out
 
 
 def show_bytes(n: int) -> str:
