@@ -80,9 +80,15 @@ def _plain(title: str, caption: str | None, header: Sequence[str], right: list[b
     return "\n".join(out) + "\n"
 
 
+def _console(width: int):
+    """A rich console writing to a string at ``width`` columns, no colour (what the report
+    prints on a page or a pipe alike)."""
+    from rich.console import Console
+    return Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+
+
 def _rich(title: str, caption: str | None, header: Sequence[str], right: list[bool],
           rows: Sequence[Sequence[str]], footer: Sequence[str] | None, width: int) -> str:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title or None, caption=caption, show_footer=footer is not None,
@@ -92,7 +98,7 @@ def _rich(title: str, caption: str | None, header: Sequence[str], right: list[bo
                          footer=footer[i] if footer else "")
     for row in rows:
         table.add_row(*row)
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    console = _console(width)
     console.print(table)
     return console.file.getvalue()
 
@@ -115,9 +121,7 @@ def console_lines(text: str, width: int = 200) -> str:
     no trailing padding."""
     wrapped = _wrap(text, width) if _narrow(text) else None
     if wrapped is None:
-        from rich.console import Console
-        console = Console(file=io.StringIO(), width=width, color_system=None,
-                          force_terminal=False)
+        console = _console(width)
         console.print(text, highlight=False, markup=False)
         return console.file.getvalue()
     return "\n".join(line.rstrip() for line in wrapped) + "\n"
